@@ -1,0 +1,32 @@
+# Runtime shared by every rmt_mm config.
+default_scope = 'mmpretrain'
+custom_imports = dict(imports=['rmt_mm'], allow_failed_imports=False)
+
+default_hooks = dict(
+    timer=dict(type='IterTimerHook'),
+    logger=dict(type='LoggerHook', interval=10),
+    param_scheduler=dict(type='ParamSchedulerHook'),
+    # Resume checkpoints: mask scores, optimizer, schedulers, RNG seeds.
+    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=1),
+    sampler_seed=dict(type='DistSamplerSeedHook'),
+    visualization=dict(type='VisualizationHook', enable=False),
+)
+custom_hooks = [
+    dict(type='RMTClassPromptHook'),
+    dict(type='ParameterSelector', mode='fixed', patterns='paper'),
+    # Evaluation files: masks at one bit per entry.
+    dict(type='RMTMaskFileHook', interval=None),
+    dict(type='RMTEpochSeedHook'),
+]
+
+env_cfg = dict(
+    cudnn_benchmark=False,
+    mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
+    dist_cfg=dict(backend='nccl'),
+)
+vis_backends = [dict(type='LocalVisBackend')]
+visualizer = dict(type='UniversalVisualizer', vis_backends=vis_backends)
+log_level = 'INFO'
+load_from = None
+resume = False
+randomness = dict(seed=1, deterministic=False)

@@ -1,0 +1,8 @@
+_base_ = [
+    '../_base_/models/rmt_vitb16.py',
+    '../_base_/datasets/food101.py',
+    '../_base_/schedules/rmt_adam_30e.py',
+    '../_base_/default_runtime.py',
+]
+# R-AMT, CLIP ViT-B/16, 16 shots (method.md: lambda 1.0).
+optim_wrapper = dict(lam=1.0)

@@ -1,0 +1,218 @@
+"""Gradient Dropout Regularity (GDR) and the optim wrapper that applies it."""
+from contextlib import ExitStack, contextmanager
+from typing import Dict, List, Optional
+
+import torch
+from mmengine.dist import all_reduce, get_world_size
+from mmengine.model import is_model_wrapper
+from mmengine.optim import AmpOptimWrapper, OptimWrapper
+from mmpretrain.registry import OPTIM_WRAPPERS
+from torch import Tensor, nn
+
+EPS = 1e-8
+
+
+def check_lam(lam: float) -> float:
+    """Validates the dropout strength ``lambda``."""
+    if not isinstance(lam, (int, float)) or not 0.0 <= lam <= 1.0:
+        raise ValueError(
+            f'Gradient dropout lambda must be a number in [0, 1], got '
+            f'{lam!r}. Use 0 for plain AMT, 1 to drop every conflicting '
+            'entry (method.md section 5).')
+    return float(lam)
+
+
+def gradient_dropout(g_task: Tensor,
+                     g_reg: Tensor,
+                     lam: float,
+                     generator: Optional[torch.Generator] = None) -> Tensor:
+    """Drops task-gradient entries that conflict with the regulariser.
+
+    Per entry, with ``g`` the task gradient and ``r`` the regularisation
+    gradient, the keep probability is
+    ``P = (1 + sign(g) * (g + r) / (|g| + |r| + 1e-8)) / 2`` (1 where the
+    signs agree, ``|g| / (|g| + |r|)`` where they conflict). With
+    ``U ~ Uniform(0, 1)`` per entry the result is
+    ``((1 - lam) + lam * 1[P > U]) * g``. ``r`` itself is never applied.
+
+    Args:
+        g_task: ``dL_task/dM``.
+        g_reg: ``dL_reg/dM`` (same shape).
+        lam: Dropout strength in ``[0, 1]``; 0 returns ``g_task`` (AMT).
+        generator: Source of the uniform draws (for reproducible and
+            replica-identical draws).
+
+    Returns:
+        The gradient to give to the optimiser.
+    """
+    lam = check_lam(lam)
+    if lam == 0.0:
+        return g_task
+    keep_prob = (1 + torch.sign(g_task) * (g_task + g_reg) /
+                 (g_task.abs() + g_reg.abs() + EPS)) / 2
+    uniform = torch.rand(
+        g_task.shape,
+        generator=generator,
+        device=g_task.device,
+        dtype=keep_prob.dtype)
+    keep = (keep_prob > uniform).to(g_task.dtype)
+    return ((1 - lam) + lam * keep) * g_task
+
+
+def _unwrap(model: nn.Module) -> nn.Module:
+    return model.module if is_model_wrapper(model) else model
+
+
+@OPTIM_WRAPPERS.register_module()
+class GradDropoutOptimWrapper(OptimWrapper):
+    """An optim wrapper that trains mask scores with gradient dropout.
+
+    It computes, w.r.t. the trainable parameters, the gradient ``g`` of the
+    task loss it is given and the gradient ``r`` of the regularisation loss
+    the model left in ``pending_reg_loss`` (see ``RMTClassifier``), both
+    from the same forward graph. Both are accumulated over
+    ``accumulative_counts`` micro-batches and averaged over all processes,
+    so they are global-batch gradients; then :func:`gradient_dropout` gives
+    the gradient that the optimiser steps with (clipping applies after it).
+    The random draws come from a generator seeded by ``seed`` and the update
+    count, so every process draws the same numbers and a resumed run draws
+    what the uninterrupted run would have drawn.
+
+    Under a distributed launcher the model's own gradient synchronisation is
+    switched off; this wrapper all-reduces instead.
+
+    Args:
+        optimizer: The optimizer (mmengine builds it from the config).
+        lam: Dropout strength ``lambda`` in ``[0, 1]`` (0 = plain AMT).
+        seed: Seed of the dropout draws.
+        **kwargs: ``accumulative_counts``, ``clip_grad`` as in
+            :class:`mmengine.optim.OptimWrapper`.
+    """
+
+    def __init__(self, *, lam: float = 1.0, seed: int = 0, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.lam = check_lam(lam)
+        self.seed = int(seed)
+        self.num_updates = 0
+        self._model: Optional[nn.Module] = None
+        self._acc_task: Optional[List[Tensor]] = None
+        self._acc_reg: Optional[List[Tensor]] = None
+
+    @contextmanager
+    def optim_context(self, model: nn.Module):
+        """Records the model and disables DDP's own gradient all-reduce."""
+        self._model = _unwrap(model)
+        with ExitStack() as stack:
+            if hasattr(model, 'no_sync'):
+                stack.enter_context(model.no_sync())
+            stack.enter_context(super().optim_context(model))
+            yield
+
+    def _trainable(self) -> List[Tensor]:
+        return [p for group in self.optimizer.param_groups
+                for p in group['params'] if p.requires_grad]
+
+    def _scale_for_backward(self, loss: Tensor) -> Tensor:
+        """Hook for loss scaling (the AMP subclass scales here)."""
+        return loss
+
+    def _grads(self, loss: Tensor, params: List[Tensor],
+               retain_graph: bool) -> List[Tensor]:
+        loss = self._scale_for_backward(self.scale_loss(loss))
+        grads = torch.autograd.grad(
+            loss, params, retain_graph=retain_graph, allow_unused=True)
+        return [torch.zeros_like(p) if g is None else g
+                for p, g in zip(params, grads)]
+
+    def _take_reg_loss(self) -> Optional[Tensor]:
+        if self._model is None:
+            raise RuntimeError(
+                'GradDropoutOptimWrapper.update_params must run inside '
+                'optim_wrapper.optim_context(model), as mmengine\'s '
+                'train_step does.')
+        reg = getattr(self._model, 'pending_reg_loss', None)
+        self._model.pending_reg_loss = None
+        if reg is None and self.lam > 0:
+            raise RuntimeError(
+                f'Gradient dropout with lam={self.lam} needs the '
+                'regularisation loss: use RMTClassifier with distill=True, '
+                'or set optim_wrapper.lam=0 for plain AMT.')
+        return reg
+
+    @staticmethod
+    def _global_mean(grads: List[Tensor]) -> List[Tensor]:
+        world_size = get_world_size()
+        if world_size == 1:
+            return grads
+        flat = torch.cat([g.reshape(-1) for g in grads])
+        all_reduce(flat, op='mean')
+        return list(flat.split([g.numel() for g in grads]))
+
+    def update_params(self,
+                      loss: Tensor,
+                      step_kwargs: Optional[Dict] = None,
+                      zero_kwargs: Optional[Dict] = None) -> None:
+        """Accumulates ``g`` and ``r``; on update steps drops and steps."""
+        reg = self._take_reg_loss()
+        params = self._trainable()
+        g_task = self._grads(loss, params, retain_graph=self.lam > 0)
+        self._acc_task = g_task if self._acc_task is None else [
+            a + g for a, g in zip(self._acc_task, g_task)]
+        if self.lam > 0:
+            g_reg = self._grads(reg, params, retain_graph=False)
+            self._acc_reg = g_reg if self._acc_reg is None else [
+                a + g for a, g in zip(self._acc_reg, g_reg)]
+        self._inner_count += 1
+        if self.should_update():
+            self._apply_dropout(params)
+            self.step(**(step_kwargs or {}))
+            self.zero_grad(**(zero_kwargs or {}))
+
+    def _apply_dropout(self, params: List[Tensor]) -> None:
+        # One all-reduce for both gradients: global-batch g and r.
+        grads = self._global_mean(self._acc_task + (self._acc_reg or []))
+        g_task, g_reg = grads[:len(params)], grads[len(params):]
+        final = g_task
+        if self.lam > 0:
+            generator = torch.Generator(device=params[0].device)
+            generator.manual_seed(self.seed * 1_000_003 + self.num_updates)
+            final = [gradient_dropout(g, r, self.lam, generator)
+                     for g, r in zip(g_task, g_reg)]
+            dropped = sum(int((f.abs() < g.abs()).sum())
+                          for g, f in zip(g_task, final))
+            self.message_hub.update_scalar(
+                'train/grad_dropped',
+                dropped / sum(g.numel() for g in g_task))
+        for p, f in zip(params, final):
+            p.grad = f
+        self._acc_task = self._acc_reg = None
+        self.num_updates += 1
+
+    def state_dict(self) -> dict:
+        state = super().state_dict()
+        state['grad_dropout_updates'] = self.num_updates
+        return state
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        state_dict = dict(state_dict)
+        self.num_updates = state_dict.pop('grad_dropout_updates', 0)
+        super().load_state_dict(state_dict)
+
+
+@OPTIM_WRAPPERS.register_module()
+class AmpGradDropoutOptimWrapper(GradDropoutOptimWrapper, AmpOptimWrapper):
+    """:class:`GradDropoutOptimWrapper` under automatic mixed precision.
+
+    Both losses are scaled by the same loss scale before differentiation;
+    the dropout rule is invariant to that common scale, and the scaler
+    unscales (and skips steps with inf/nan) when stepping. ``tools/train.py
+    --amp`` selects it in place of :class:`GradDropoutOptimWrapper`.
+
+    Args:
+        loss_scale: ``'dynamic'``, a number or a ``GradScaler`` config.
+        dtype: ``'float16'`` or ``'bfloat16'``.
+        **kwargs: Arguments of :class:`GradDropoutOptimWrapper`.
+    """
+
+    def _scale_for_backward(self, loss: Tensor) -> Tensor:
+        return self.loss_scaler.scale(loss)

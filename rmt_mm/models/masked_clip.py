@@ -1,0 +1,291 @@
+"""MaskedCLIP: an open_clip CLIP whose selected image-encoder weights carry
+learnable binary masks (Regularized Mask Tuning)."""
+import fnmatch
+import json
+from typing import Dict, Optional, Sequence, Union
+
+import torch
+from mmengine.model import BaseModule
+from mmpretrain.registry import MODELS
+from open_clip.modified_resnet import ModifiedResNet
+from torch import Tensor
+from torch.func import functional_call
+
+from ..utils.mask_file import load_mask_file, save_mask_file
+from ..version import __version__
+from .masks import MaskScores, names_in_state_dict
+from .open_clip_loader import ArchSpec, build_open_clip, build_tokenizer
+
+#: The paper's choice for ViT towers: patch embedding plus the attention
+#: projections of every block.
+VIT_MASK_TARGETS = (
+    'visual.conv1.weight',
+    'visual.transformer.resblocks.*.attn.in_proj_weight',
+    'visual.transformer.resblocks.*.attn.out_proj.weight',
+)
+#: The same idea for ModifiedResNet towers: stem conv1 plus the attention
+#: pooling projections.
+RESNET_MASK_TARGETS = (
+    'visual.conv1.weight',
+    'visual.attnpool.[qkvc]_proj.weight',
+)
+PAPER = 'paper'
+
+
+def _pad_names(names: Sequence[str], limit: int = 12) -> str:
+    shown = list(names[:limit])
+    return '\n  '.join(shown) + ('\n  ...' if len(names) > limit else '')
+
+
+@MODELS.register_module()
+class MaskedCLIP(BaseModule):
+    """An open_clip CLIP with binary masks on chosen image-encoder weights.
+
+    The frozen CLIP weights exist once. The student pass runs the image
+    encoder with ``W * 1[M > threshold]`` substituted for each masked weight
+    (straight-through gradient to the scores ``M`` while training); the
+    teacher pass (``masked=False``) runs the very same modules with the plain
+    weights. With fresh scores both passes equal zero-shot CLIP bit for bit.
+
+    Args:
+        arch: An open_clip model name or a dict of open_clip model config.
+        pretrained: ``None`` (random init), an open_clip pretrained tag
+            (e.g. ``'openai'``) or a local OpenAI JIT archive / state dict.
+        mask_targets: ``'paper'`` (the paper's set for this tower type) or a
+            list of glob patterns over parameter names such as
+            ``'visual.transformer.resblocks.*.attn.in_proj_weight'``.
+        score_init: Initial mask score (``1e-2``).
+        threshold: Binarisation threshold ``alpha`` (``5e-3``).
+        quick_gelu: Force QuickGELU; ``None`` picks it for OpenAI weights.
+        mask_file: A mask file (``masks_*.pth``) to load; its selection
+            replaces ``mask_targets``.
+        init_cfg: Unused; kept for the mmengine interface.
+
+    Examples:
+        >>> import torch
+        >>> from rmt_mm.models import MaskedCLIP
+        >>> tiny = dict(embed_dim=16,
+        ...             vision_cfg=dict(image_size=32, layers=2, width=32,
+        ...                             patch_size=8, head_width=16),
+        ...             text_cfg=dict(context_length=16, vocab_size=49408,
+        ...                           width=32, heads=2, layers=1))
+        >>> clip = MaskedCLIP(arch=tiny)
+        >>> clip.encode_image(torch.rand(1, 3, 32, 32)).shape
+        torch.Size([1, 16])
+        >>> clip.sparsity()['overall']
+        0.0
+    """
+
+    def __init__(self,
+                 arch: ArchSpec,
+                 pretrained: Optional[str] = None,
+                 mask_targets: Union[str, Sequence[str]] = PAPER,
+                 score_init: float = 1e-2,
+                 threshold: float = 5e-3,
+                 quick_gelu: Optional[bool] = None,
+                 mask_file: Optional[str] = None,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        # Plain JSON-like data (configs hand in ConfigDicts and tuples), as
+        # it is recorded in mask files and compared when loading them.
+        self.arch = json.loads(json.dumps(arch))
+        self.pretrained = pretrained
+        self.clip = build_open_clip(arch, pretrained, quick_gelu)
+        self.clip.requires_grad_(False)
+        self.tokenizer = build_tokenizer(arch)
+        self.score_init = score_init
+        self.threshold = threshold
+        self.set_mask_targets(mask_targets)
+        if mask_file is not None:
+            self.load_masks(mask_file)
+        # Frozen weights never enter a checkpoint: they come back from
+        # `pretrained`. Only the mask scores are saved and loaded.
+        self._register_state_dict_hook(_drop_frozen_weights)
+        self.register_load_state_dict_post_hook(_ignore_frozen_weights)
+
+    # ----------------------------------------------------------- mask set
+    def candidate_names(self) -> list:
+        """Names of the image-encoder weights that can carry a mask."""
+        return [n for n, p in self.clip.named_parameters()
+                if n.startswith('visual.') and p.ndim >= 2]
+
+    def resolve_targets(self, mask_targets: Union[str, Sequence[str]]
+                        ) -> list:
+        """Expands ``'paper'`` or glob patterns to concrete weight names.
+
+        Raises:
+            ValueError: If a pattern matches no candidate weight.
+        """
+        candidates = self.candidate_names()
+        if isinstance(mask_targets, str):
+            if mask_targets != PAPER:
+                mask_targets = [mask_targets]
+            else:
+                mask_targets = (RESNET_MASK_TARGETS if isinstance(
+                    self.clip.visual, ModifiedResNet) else VIT_MASK_TARGETS)
+        selected = []
+        for pattern in mask_targets:
+            matches = [n for n in candidates if fnmatch.fnmatchcase(n, pattern)]
+            if not matches:
+                raise ValueError(
+                    f'Mask pattern {pattern!r} matches no image-encoder '
+                    'weight. Candidates (2-D+ weights of the image encoder):'
+                    f'\n  {_pad_names(candidates, 40)}')
+            selected += [n for n in matches if n not in selected]
+        # Keep the model's parameter order whatever the pattern order.
+        return [n for n in candidates if n in selected]
+
+    def set_mask_targets(self, mask_targets: Union[str, Sequence[str]]
+                         ) -> None:
+        """(Re)creates fresh mask scores for the given targets."""
+        names = self.resolve_targets(mask_targets)
+        params = dict(self.clip.named_parameters())
+        device = params[names[0]].device
+        self.masks = MaskScores({n: params[n].shape for n in names},
+                                init=self.score_init,
+                                threshold=self.threshold).to(device)
+
+    @property
+    def mask_names(self) -> list:
+        """Names of the masked weights, in model order."""
+        return list(self.masks.names)
+
+    # ------------------------------------------------------------ passes
+    def effective_weights(self) -> Dict[str, Tensor]:
+        """Masked weights of the image encoder, keyed relative to it.
+
+        While training with autograd on, the straight-through estimator
+        links them to the scores; otherwise they are the plain hard-masked
+        weights.
+        """
+        params = dict(self.clip.visual.named_parameters())
+        weights = {}
+        for name in self.masks.names:
+            local = name[len('visual.'):]
+            if self.training and torch.is_grad_enabled():
+                weights[local] = self.masks.effective(name, params[local])
+            else:
+                weights[local] = params[local] * self.masks.hard_mask(name)
+        return weights
+
+    def encode_image(self,
+                     images: Tensor,
+                     masked: bool = True,
+                     normalize: bool = False) -> Tensor:
+        """Image features, as open_clip's ``encode_image``.
+
+        Args:
+            images: Normalised images ``(N, 3, H, W)``.
+            masked: ``True`` for the masked (student) encoder, ``False`` for
+                zero-shot CLIP (teacher) through the same modules.
+            normalize: L2-normalise the features.
+        """
+        if masked:
+            features = functional_call(self.clip.visual,
+                                       self.effective_weights(), (images, ),
+                                       strict=False)
+        else:
+            features = self.clip.visual(images)
+        return torch.nn.functional.normalize(
+            features, dim=-1) if normalize else features
+
+    def encode_text(self, tokens: Tensor, normalize: bool = False) -> Tensor:
+        """Text features of token ids, as open_clip's ``encode_text``."""
+        return self.clip.encode_text(tokens, normalize=normalize)
+
+    def tokenize(self, texts: Sequence[str]) -> Tensor:
+        """Token ids for ``texts`` with this architecture's tokenizer."""
+        return self.tokenizer(list(texts))
+
+    @property
+    def logit_scale(self) -> Tensor:
+        """``exp(logit_scale)`` of the CLIP model."""
+        return self.clip.logit_scale.exp()
+
+    # ------------------------------------------------------- statistics
+    def sparsity(self) -> Dict[str, float]:
+        """Share of dropped entries per masked tensor and ``'overall'``."""
+        return self.masks.sparsity()
+
+    @torch.no_grad()
+    def hard_masks(self) -> Dict[str, Tensor]:
+        """``{weight name: boolean keep-mask}``."""
+        return {n: self.masks.hard_mask(n) for n in self.masks.names}
+
+    @torch.no_grad()
+    def load_hard_masks(self, masks: Dict[str, Tensor]) -> None:
+        """Makes the masks equal to the given boolean masks, switching the
+        mask targets to their names first."""
+        if list(masks) != self.mask_names:
+            self.set_mask_targets(list(masks))
+        self.masks.set_hard_masks(masks)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # A checkpoint may carry another selection than the config's
+        # default (e.g. chosen by ParameterSelector): follow the checkpoint.
+        names = names_in_state_dict(state_dict, prefix + 'masks.')
+        if names and set(names) != set(self.mask_names):
+            self.set_mask_targets(names)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    # ---------------------------------------------------------- mask files
+    def save_masks(self, path: str, **meta) -> int:
+        """Writes the hard masks (1 bit per entry) and metadata to ``path``.
+
+        Returns:
+            The file size in bytes.
+        """
+        meta = dict(
+            meta,
+            arch=self.arch,
+            pretrained=self.pretrained,
+            threshold=self.threshold,
+            score_init=self.score_init,
+            sparsity=self.sparsity()['overall'],
+            rmt_mm_version=__version__)
+        return save_mask_file(path, self.hard_masks(), meta)
+
+    def load_masks(self, path: str) -> None:
+        """Loads a mask file written by :meth:`save_masks`.
+
+        Raises:
+            ValueError: If the file was made for another architecture or its
+                masked weights do not exist here.
+        """
+        masks, meta = load_mask_file(path)
+        if meta.get('arch') != self.arch:
+            raise ValueError(
+                f'Mask file {path!r} was trained on arch={meta.get("arch")!r}'
+                f' but this model is arch={self.arch!r}. Evaluate it with '
+                'the config it was trained with.')
+        params = dict(self.clip.named_parameters())
+        for name, mask in masks.items():
+            if name not in params or params[name].shape != mask.shape:
+                raise ValueError(
+                    f'Mask file {path!r} masks {name!r} with shape '
+                    f'{tuple(mask.shape)}, which this model does not have '
+                    f'(its maskable weights: {self.candidate_names()[:6]} '
+                    '...).')
+        self.load_hard_masks(masks)
+
+    # ------------------------------------------------------------ export
+    @torch.no_grad()
+    def export_state_dict(self) -> Dict[str, Tensor]:
+        """A plain open_clip state dict with the hard masks folded in."""
+        state = self.clip.state_dict()
+        for name, mask in self.hard_masks().items():
+            state[name] = state[name] * mask
+        return state
+
+
+def _drop_frozen_weights(module, state_dict, prefix, local_metadata):
+    for key in [k for k in state_dict if k.startswith(prefix + 'clip.')]:
+        del state_dict[key]
+    return state_dict
+
+
+def _ignore_frozen_weights(module, incompatible_keys):
+    frozen = [k for k in incompatible_keys.missing_keys if '.clip.' in k
+              or k.startswith('clip.')]
+    for key in frozen:
+        incompatible_keys.missing_keys.remove(key)

@@ -1,0 +1,146 @@
+"""Binary masks over frozen weights, learned through real-valued scores.
+
+Only this module knows how a mask is represented (a score tensor M of the
+weight's shape) and binarised (``M > threshold``). Everything else asks it for
+the effective weight or the hard mask.
+"""
+from typing import Dict, Iterator, Tuple
+
+import torch
+from torch import Tensor, nn
+
+
+class _StraightThroughMask(torch.autograd.Function):
+    """``W * 1[M > alpha]`` whose gradient w.r.t. ``M`` is ``dL/dW_eff * W``.
+
+    The indicator has no gradient; the straight-through estimator passes the
+    gradient of the binary mask unchanged to the scores. Only the frozen
+    weight is saved (it already lives in the model), so the backward costs no
+    extra memory beyond the incoming gradient.
+    """
+
+    @staticmethod
+    def forward(ctx, weight: Tensor, scores: Tensor, threshold: float):
+        ctx.save_for_backward(weight)
+        return weight * (scores > threshold).to(weight.dtype)
+
+    @staticmethod
+    def backward(ctx, grad_output: Tensor):
+        weight, = ctx.saved_tensors
+        return None, (grad_output * weight).to(grad_output.dtype), None
+
+
+def masked_weight(weight: Tensor, scores: Tensor, threshold: float) -> Tensor:
+    """Effective weight ``W * 1[M > threshold]`` with a straight-through grad.
+
+    Args:
+        weight: The frozen weight ``W``.
+        scores: The real-valued mask scores ``M`` (same shape as ``W``).
+        threshold: ``alpha``; entries with ``M <= alpha`` are masked out.
+
+    Returns:
+        The effective weight. Its value is bit-identical to ``W`` wherever the
+        mask keeps the entry and exactly zero elsewhere.
+    """
+    return _StraightThroughMask.apply(weight, scores, threshold)
+
+
+def _key(name: str) -> str:
+    # Module attribute names may not contain dots.
+    return name.replace('.', '__')
+
+
+def names_in_state_dict(state_dict: Dict[str, Tensor],
+                        prefix: str) -> list:
+    """Weight names of the scores a :class:`MaskScores` at ``prefix`` saved."""
+    head = prefix + 'scores.'
+    return [k[len(head):].replace('__', '.') for k in state_dict
+            if k.startswith(head)]
+
+
+class MaskScores(nn.Module):
+    """The score tensors of a set of masked weights, keyed by weight name.
+
+    Args:
+        shapes: ``{weight name: shape}`` of the weights to mask.
+        init: Initial value of every score (``1e-2`` in the paper).
+        threshold: Binarisation threshold ``alpha`` (``5e-3`` in the paper);
+            must be below ``init`` so that step 0 keeps every weight.
+    """
+
+    def __init__(self,
+                 shapes: Dict[str, Tuple[int, ...]],
+                 init: float = 1e-2,
+                 threshold: float = 5e-3) -> None:
+        super().__init__()
+        if not init > threshold:
+            raise ValueError(
+                f'The mask score init ({init}) must be above the threshold '
+                f'({threshold}), otherwise the model does not start as '
+                'zero-shot CLIP.')
+        self.names = list(shapes)
+        self.init = float(init)
+        self.threshold = float(threshold)
+        self.scores = nn.ParameterDict({
+            _key(name): nn.Parameter(torch.full(tuple(shape), self.init))
+            for name, shape in shapes.items()
+        })
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.names
+
+    def __getitem__(self, name: str) -> nn.Parameter:
+        return self.scores[_key(name)]
+
+    def items(self) -> Iterator[Tuple[str, nn.Parameter]]:
+        """Yields ``(weight name, score tensor)`` in a fixed order."""
+        for name in self.names:
+            yield name, self.scores[_key(name)]
+
+    def effective(self, name: str, weight: Tensor) -> Tensor:
+        """The masked weight (straight-through) for ``name``."""
+        return masked_weight(weight, self[name], self.threshold)
+
+    @torch.no_grad()
+    def hard_mask(self, name: str) -> Tensor:
+        """The boolean keep-mask ``M > alpha`` of ``name``."""
+        return self[name] > self.threshold
+
+    @torch.no_grad()
+    def set_hard_masks(self, masks: Dict[str, Tensor]) -> None:
+        """Sets scores so that they binarise to the given boolean masks.
+
+        Kept entries get the init value and dropped entries zero, which is
+        how a mask file is turned back into a model.
+        """
+        for name, mask in masks.items():
+            scores = self[name]
+            if tuple(mask.shape) != tuple(scores.shape):
+                raise ValueError(
+                    f'Mask for {name!r} has shape {tuple(mask.shape)}, the '
+                    f'model expects {tuple(scores.shape)}.')
+            scores.copy_(mask.to(scores.device).to(scores.dtype) * self.init)
+
+    @torch.no_grad()
+    def sparsity(self) -> Dict[str, float]:
+        """Share of dropped entries (``M <= alpha``) per tensor and overall.
+
+        Returns:
+            ``{weight name: share}`` plus ``'overall'``, the share among all
+            entries of the masked tensors (the paper's "sparsity").
+        """
+        stats, dropped, total = {}, 0, 0
+        for name, scores in self.items():
+            n_drop = int((scores <= self.threshold).sum())
+            stats[name] = n_drop / scores.numel()
+            dropped += n_drop
+            total += scores.numel()
+        stats['overall'] = dropped / total if total else 0.0
+        return stats
+
+    def sparsity_loss(self) -> Tensor:
+        """``sum over masked tensors of ||M||_2`` (plain, unsquared)."""
+        return sum(torch.linalg.vector_norm(s) for _, s in self.items())

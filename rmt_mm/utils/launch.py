@@ -1,0 +1,91 @@
+"""Turns a config plus launcher into a runnable setup (used by tools/)."""
+import os
+from typing import Optional
+
+import torch
+import torch.distributed as torch_dist
+from mmengine.config import Config
+from mmengine.logging import print_log
+
+from ..engine.grad_dropout import check_lam
+
+AMP_TYPES = {
+    'GradDropoutOptimWrapper': 'AmpGradDropoutOptimWrapper',
+    'OptimWrapper': 'AmpOptimWrapper',
+}
+
+
+def launched_world_size(launcher: str) -> int:
+    """Number of processes the launcher started (1 without a launcher)."""
+    if launcher == 'none':
+        return 1
+    if launcher == 'slurm':
+        return int(os.environ.get('SLURM_NTASKS', 1))
+    return int(os.environ.get('WORLD_SIZE', 1))
+
+
+def init_cpu_distributed(cfg: Config, launcher: str) -> None:
+    """Starts gloo for a launch on CPUs.
+
+    mmengine's ``init_dist`` pins a CUDA device, which fails on machines
+    without one; with the process group already up, the Runner skips it.
+    DDP on CPU modules also needs ``device_ids=None``.
+    """
+    if launcher != 'pytorch' or torch.cuda.is_available():
+        return
+    if not torch_dist.is_initialized():
+        torch_dist.init_process_group(backend='gloo')
+    wrapper = dict(cfg.get('model_wrapper_cfg') or {})
+    wrapper.setdefault('type', 'MMDistributedDataParallel')
+    wrapper.update(device_ids=None, broadcast_buffers=False)
+    cfg.model_wrapper_cfg = wrapper
+
+
+def apply_global_batch_size(cfg: Config, world_size: int) -> None:
+    """Splits ``global_batch_size`` evenly over the processes."""
+    global_batch = cfg.get('global_batch_size')
+    if global_batch is None:
+        return
+    accumulate = cfg.optim_wrapper.get('accumulative_counts', 1)
+    if global_batch % (world_size * accumulate):
+        raise ValueError(
+            f'global_batch_size={global_batch} cannot be split over '
+            f'{world_size} processes x {accumulate} accumulation steps. '
+            'Pick a process count that divides it or change it with '
+            '--cfg-options global_batch_size=N.')
+    cfg.train_dataloader.batch_size = global_batch // (world_size *
+                                                       accumulate)
+
+
+def enable_amp(cfg: Config, dtype: Optional[str] = None) -> None:
+    """Switches the optim wrapper to its mixed-precision counterpart."""
+    current = cfg.optim_wrapper.get('type', 'OptimWrapper')
+    if current in AMP_TYPES.values():
+        return
+    if current not in AMP_TYPES:
+        raise ValueError(
+            f'--amp does not know the mixed-precision form of '
+            f'{current!r}; use GradDropoutOptimWrapper or OptimWrapper.')
+    cfg.optim_wrapper.type = AMP_TYPES[current]
+    cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    if dtype is not None:
+        cfg.optim_wrapper.dtype = dtype
+    print_log(f'--amp: {current} -> {AMP_TYPES[current]}', logger='current')
+
+
+def check_train_config(cfg: Config) -> None:
+    """Fails early, with a readable message, on configs that cannot train."""
+    loader = cfg.get('train_dataloader')
+    if not loader or not loader.get('dataset'):
+        raise ValueError(
+            'The config has no train_dataloader.dataset. Inherit a dataset '
+            "base, e.g. _base_ = ['../_base_/datasets/dtd.py', ...], or set "
+            "train_dataloader = dict(dataset=dict(type='FewShotImageFolder', "
+            "data_root='data/my_dataset', ...)).")
+    wrapper = cfg.get('optim_wrapper') or {}
+    if 'lam' in wrapper:
+        check_lam(wrapper['lam'])
+    backbone = cfg.get('model', {}).get('backbone', {})
+    if backbone.get('type') != 'MaskedCLIP':
+        raise ValueError('rmt_mm configs need model.backbone.type='
+                         f"'MaskedCLIP', got {backbone.get('type')!r}.")

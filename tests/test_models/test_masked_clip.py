@@ -1,0 +1,184 @@
+import open_clip
+import pytest
+import torch
+
+from rmt_mm.models import MaskedCLIP
+from rmt_testing import TINY_RESNET, TINY_VIT, save_random_weights
+
+
+def openclip_reference(arch, path):
+    model = open_clip.CLIP(**arch)
+    open_clip.load_checkpoint(model, path)
+    return model.eval()
+
+
+@pytest.mark.parametrize('arch', [TINY_VIT, TINY_RESNET],
+                         ids=['vit', 'modified_resnet'])
+def test_fresh_masks_equal_open_clip(arch, tmp_path):
+    path = save_random_weights(arch, str(tmp_path / 'w.pt'))
+    ours = MaskedCLIP(arch=arch, pretrained=path).eval()
+    reference = openclip_reference(arch, path)
+    size = arch['vision_cfg']['image_size']
+    images = torch.rand(3, 3, size, size)
+    tokens = ours.tokenize(['a photo of a cat.', 'a dog.'])
+    with torch.no_grad():
+        ref_img = reference.encode_image(images)
+        ref_txt = reference.encode_text(tokens, normalize=True)
+        ref_logits = (reference.logit_scale.exp() *
+                      torch.nn.functional.normalize(ref_img, dim=-1) @
+                      ref_txt.t())
+        img = ours.encode_image(images)
+        logits = (ours.logit_scale * ours.encode_image(images, normalize=True)
+                  @ ours.encode_text(tokens, normalize=True).t())
+    assert len(ours.mask_names) > 0
+    assert (img - ref_img).abs().max() <= 1e-5
+    assert (logits - ref_logits).abs().max() <= 1e-5
+    # Evaluation at step 0 is zero-shot CLIP bit for bit.
+    assert torch.equal(img, ref_img)
+
+
+def test_default_targets_are_the_papers_set():
+    vit = MaskedCLIP(arch=TINY_VIT)
+    layers = TINY_VIT['vision_cfg']['layers']
+    assert vit.mask_names[0] == 'visual.conv1.weight'
+    assert len(vit.mask_names) == 1 + 2 * layers
+    assert all(n.endswith(('in_proj_weight', 'out_proj.weight'))
+               for n in vit.mask_names[1:])
+    resnet = MaskedCLIP(arch=TINY_RESNET)
+    assert sorted(resnet.mask_names) == [
+        'visual.attnpool.c_proj.weight', 'visual.attnpool.k_proj.weight',
+        'visual.attnpool.q_proj.weight', 'visual.attnpool.v_proj.weight',
+        'visual.conv1.weight'
+    ]
+
+
+def test_score_gradient_is_grad_of_effective_weight_times_weight():
+    torch.manual_seed(0)
+    model = MaskedCLIP(arch=TINY_VIT).train()
+    name = 'visual.transformer.resblocks.1.attn.in_proj_weight'
+    images = torch.rand(2, 3, 32, 32)
+    model.encode_image(images).pow(2).sum().backward()
+    got = model.masks[name].grad
+
+    # Independent computation: make the frozen weight itself a leaf and
+    # differentiate the plain open_clip forward w.r.t. it.
+    reference = MaskedCLIP(arch=TINY_VIT).train()
+    reference.clip.load_state_dict(model.clip.state_dict())
+    weight = dict(reference.clip.named_parameters())[name]
+    weight.requires_grad_(True)
+    reference.clip.visual(images).pow(2).sum().backward()
+    expected = weight.grad * weight.detach()
+    assert torch.allclose(got, expected, rtol=1e-5, atol=1e-7)
+
+
+def test_scores_below_threshold_zero_exactly_those_weights():
+    torch.manual_seed(0)
+    model = MaskedCLIP(arch=TINY_VIT)
+    name = 'visual.transformer.resblocks.0.attn.out_proj.weight'
+    scores = model.masks[name]
+    drop = torch.rand(scores.shape) < 0.3
+    with torch.no_grad():
+        scores[drop] = 0.004  # just under the 5e-3 threshold
+        scores[~drop] = 0.006
+    weight = dict(model.clip.named_parameters())[name]
+    for training in (False, True):
+        model.train(training)
+        effective = model.effective_weights()[name[len('visual.'):]]
+        assert torch.equal(effective[drop], torch.zeros(int(drop.sum())))
+        assert torch.equal(effective[~drop], weight[~drop])
+
+
+def test_teacher_pass_ignores_masks():
+    torch.manual_seed(0)
+    model = MaskedCLIP(arch=TINY_VIT).eval()
+    images = torch.rand(2, 3, 32, 32)
+    with torch.no_grad():
+        zero_shot = model.clip.encode_image(images)
+        for _, scores in model.masks.items():
+            scores.zero_()
+        student = model.encode_image(images)
+        teacher = model.encode_image(images, masked=False)
+    assert torch.equal(teacher, zero_shot)
+    assert not torch.allclose(student, zero_shot)
+
+
+def test_export_round_trip_is_exact(tmp_path):
+    torch.manual_seed(0)
+    model = MaskedCLIP(arch=TINY_VIT).eval()
+    with torch.no_grad():
+        for _, scores in model.masks.items():
+            scores.copy_(torch.rand(scores.shape) * 0.01)
+    path = str(tmp_path / 'exported.pt')
+    torch.save(model.export_state_dict(), path)
+    exported = openclip_reference(TINY_VIT, path)
+    images = torch.rand(2, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(exported.encode_image(images),
+                           model.encode_image(images))
+
+
+def test_sparsity_of_a_known_mask():
+    model = MaskedCLIP(arch=TINY_VIT)
+    first, second = model.mask_names[:2]
+    with torch.no_grad():
+        model.masks[first].view(-1)[:10] = 0.0
+        model.masks[second].zero_()
+    stats = model.sparsity()
+    sizes = {n: s.numel() for n, s in model.masks.items()}
+    assert stats[first] == 10 / sizes[first]
+    assert stats[second] == 1.0
+    assert stats[model.mask_names[2]] == 0.0
+    assert stats['overall'] == (10 + sizes[second]) / sum(sizes.values())
+
+
+def test_only_scores_train_and_weights_are_not_copied():
+    model = MaskedCLIP(arch=TINY_VIT)
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert trainable == {f'masks.scores.{n.replace(".", "__")}'
+                         for n in model.mask_names}
+    storages = [p.untyped_storage().data_ptr() for p in model.parameters()]
+    assert len(storages) == len(set(storages))
+    frozen = sum(p.numel() for p in model.clip.parameters())
+    reference = sum(p.numel() for p in open_clip.CLIP(**TINY_VIT).parameters())
+    assert frozen == reference
+    # Checkpoints hold the scores only.
+    assert set(model.state_dict()) == trainable
+
+
+def test_unknown_architecture_names_candidates():
+    with pytest.raises(ValueError, match="Unknown open_clip architecture "
+                       "'ViT-B-61'.*ViT-B-16"):
+        MaskedCLIP(arch='ViT-B-61')
+
+
+def test_missing_pretrained_file():
+    with pytest.raises(FileNotFoundError, match='nowhere.pt'):
+        MaskedCLIP(arch=TINY_VIT, pretrained='/nowhere.pt')
+
+
+def test_pretrained_of_another_architecture_names_keys(tmp_path):
+    other = dict(TINY_VIT, vision_cfg=dict(TINY_VIT['vision_cfg'], layers=3))
+    path = save_random_weights(other, str(tmp_path / 'other.pt'))
+    with pytest.raises(ValueError,
+                       match=r'unexpected keys \(\d+\): visual.transformer.'
+                       r'resblocks.2'):
+        MaskedCLIP(arch=TINY_VIT, pretrained=path)
+
+
+def test_pattern_matching_nothing_lists_candidates():
+    with pytest.raises(ValueError, match=r"(?s)'visual.nothing.\*'.*"
+                       r'visual.transformer.resblocks.0.mlp.c_fc.weight'):
+        MaskedCLIP(arch=TINY_VIT, mask_targets=['visual.nothing.*'])
+
+
+def test_openai_jit_archive_loads_with_quick_gelu(tmp_path):
+    torch.manual_seed(0)
+    arch = dict(TINY_VIT, quick_gelu=True)
+    reference = open_clip.CLIP(**arch).eval()
+    path = str(tmp_path / 'jit.pt')
+    torch.jit.save(torch.jit.script(reference), path)
+    ours = MaskedCLIP(arch=TINY_VIT, pretrained=path).eval()
+    images = torch.rand(2, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(ours.encode_image(images),
+                           reference.encode_image(images))

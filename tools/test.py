@@ -1,0 +1,80 @@
+"""Evaluate zero-shot CLIP (no checkpoint) or R-AMT masks."""
+import argparse
+import os
+import os.path as osp
+
+import mmengine
+from mmengine.config import Config, DictAction
+from mmengine.runner import Runner
+
+import rmt_mm  # noqa: F401  (registers components, applies shims)
+from rmt_mm.utils import checkpoint_kind
+from rmt_mm.utils.launch import init_cpu_distributed
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description='Evaluate a CLIP with R-AMT masks')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument(
+        'checkpoint',
+        nargs='?',
+        help='a mask file (masks_*.pth) or a resume checkpoint; omit it '
+        'for zero-shot CLIP')
+    parser.add_argument('--work-dir', help='the dir to save logs')
+    parser.add_argument('--out', help='dump metrics to this json/pkl file')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config entries, e.g. test_dataloader.dataset.'
+        'subsample=new')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
+    """Applies the command line to the config."""
+    cfg.launcher = args.launcher
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.checkpoint is None:
+        cfg.load_from = None
+    elif not osp.isfile(args.checkpoint):
+        raise FileNotFoundError(f'Checkpoint {args.checkpoint!r} not found.')
+    elif checkpoint_kind(args.checkpoint) == 'masks':
+        # Mask files rebuild CLIP from its pretrained source plus the bits.
+        cfg.model.backbone.mask_file = args.checkpoint
+        cfg.load_from = None
+    else:
+        cfg.load_from = args.checkpoint
+    return cfg
+
+
+def main() -> None:
+    args = parse_args()
+    cfg = merge_args(Config.fromfile(args.config), args)
+    if not cfg.get('test_dataloader'):
+        raise ValueError('The config has no test_dataloader to evaluate on.')
+    init_cpu_distributed(cfg, args.launcher)
+    runner = Runner.from_cfg(cfg)
+    metrics = runner.test()
+    if args.out:
+        mmengine.dump(metrics, args.out)
+
+
+if __name__ == '__main__':
+    main()

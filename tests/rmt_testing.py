@@ -41,3 +41,61 @@ def make_image_folder(root: str, classes=('cat', 'dog', 'bird'),
                 Image.fromarray(pixels).save(
                     os.path.join(folder, f'{i:03d}.png'))
     return root
+
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+TINY_CONFIG = """
+_base_ = ['{repo}/configs/_base_/default_runtime.py',
+          '{repo}/configs/_base_/schedules/rmt_adam_30e.py']
+model = dict(
+    type='RMTClassifier',
+    backbone=dict(type='MaskedCLIP', arch={arch!r}),
+    data_preprocessor=dict(
+        mean=[122.770938, 116.7460125, 104.09373615],
+        std=[68.5005327, 66.6321579, 70.32316305], to_rgb=True))
+global_batch_size = 4
+auto_scale_lr = dict(base_batch_size=4)
+optim_wrapper = dict(lam=1.0, optimizer=dict(lr=1e-2))
+param_scheduler = [
+    dict(type='CosineAnnealingLR', by_epoch=True, T_max={epochs}, eta_min=0.)]
+train_cfg = dict(max_epochs={epochs}, val_interval={epochs})
+default_hooks = dict(logger=dict(interval=1))
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='RandomResizedCrop', scale=32, crop_ratio_range=(0.5, 1.0),
+         backend='pillow', interpolation='bicubic'),
+    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+    dict(type='PackInputs')]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='ResizeEdge', scale=32, edge='short', backend='pillow',
+         interpolation='bicubic'),
+    dict(type='CenterCrop', crop_size=32),
+    dict(type='PackInputs')]
+dataset = dict(type='FewShotImageFolder', data_root={data_root!r},
+               num_shots=4, seed=1, subsample={subsample!r})
+loader = dict(num_workers=0, collate_fn=dict(type='default_collate'))
+train_dataloader = dict(
+    batch_size=4, sampler=dict(type='DefaultSampler', shuffle=True),
+    dataset=dict(dataset, split='train', pipeline=train_pipeline), **loader)
+val_dataloader = dict(
+    batch_size=8, sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(dataset, split='val', pipeline=test_pipeline), **loader)
+test_dataloader = dict(
+    batch_size=8, sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(dataset, split='test', pipeline=test_pipeline), **loader)
+val_evaluator = dict(type='Accuracy', topk=(1, ))
+test_evaluator = val_evaluator
+"""
+
+
+def write_tiny_config(path: str, data_root: str, epochs: int = 3,
+                      subsample: str = 'all', arch: dict = None) -> str:
+    """Writes a complete R-AMT config for a tiny random CLIP on
+    ``data_root`` (a :func:`make_image_folder` tree)."""
+    with open(path, 'w') as f:
+        f.write(TINY_CONFIG.format(repo=REPO, arch=arch or TINY_VIT,
+                                   epochs=epochs, data_root=data_root,
+                                   subsample=subsample))
+    return path

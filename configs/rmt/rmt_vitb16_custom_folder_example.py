@@ -1,10 +1,10 @@
-_base_ = './rmt_vitb16_imagenet_16shot.py'
-# Own images, one folder per class (see FewShotImageFolder); 16 shots: lam=0.3.
-dataset_type = 'FewShotImageFolder'
-data_root = 'data/my_dataset'
-train_dataloader = dict(dataset=dict(_delete_=True, type=dataset_type, data_root=data_root,
-    split='train', num_shots=16, seed=1, pipeline=_base_.train_pipeline))
-val_dataloader = dict(dataset=dict(_delete_=True, type=dataset_type, data_root=data_root,
-    split='val', num_shots=16, seed=1, pipeline=_base_.test_pipeline))
-test_dataloader = dict(dataset=dict(_delete_=True, type=dataset_type, data_root=data_root,
-    split='test', pipeline=_base_.test_pipeline))
+# Own images, one folder per class (FewShotImageFolder); generic 16-shot recipe
+_base_ = './rmt_vitb16_dtd_16shot.py'
+folder = dict(type='FewShotImageFolder', data_root='data/my_dataset', seed=1,
+              num_shots=16)
+train_dataloader = dict(dataset=dict(
+    folder, _delete_=True, split='train', pipeline=_base_.train_pipeline))
+val_dataloader = dict(dataset=dict(
+    folder, _delete_=True, split='val', pipeline=_base_.test_pipeline))
+test_dataloader = dict(dataset=dict(
+    folder, _delete_=True, split='test', pipeline=_base_.test_pipeline))

@@ -340,9 +340,9 @@ class FewShotDataset(BaseDataset):
             problem = (f'lists {len(unknown)} image(s) outside the '
                        f'{self.split!r} split, e.g. {unknown[0]}')
         raise ValueError(
-            f'{type(self).__name__}: the few-shot cache {cache_file} {problem};'
-            f' it was written for other data. Delete it to draw the subset '
-            f'again.')
+            f'{type(self).__name__}: the few-shot cache {cache_file} '
+            f'{problem}; it was written for other data. Delete it to draw the '
+            f'subset again.')
 
     def _write_cache(self, cache_file: str,
                      chosen: Dict[str, List[Item]]) -> None:
@@ -359,8 +359,9 @@ class FewShotDataset(BaseDataset):
         except OSError as err:
             warnings.warn(
                 f'{type(self).__name__}: cannot write the few-shot cache '
-                f'{cache_file} ({err}); the subset is drawn again on every run '
-                f'(same seed, same subset). Pass cache_dir=... to keep it.')
+                f'{cache_file} ({err}); the subset is drawn again on every '
+                f'run (same seed, same subset). Pass cache_dir=... to keep '
+                f'it.')
 
     def _warn_small_classes(self, classes: List[str],
                             items: List[Item]) -> None:
@@ -369,7 +370,8 @@ class FewShotDataset(BaseDataset):
         small = [name for label, name in enumerate(classes)
                  if counts[label] < shots]
         if small:
-            shown = ', '.join(small[:10]) + (', ...' if len(small) > 10 else '')
+            shown = ', '.join(small[:10]) + (', ...'
+                                             if len(small) > 10 else '')
             warnings.warn(
                 f'{type(self).__name__}: {len(small)} class(es) have fewer '
                 f'than {shots} {self.split} images and keep all they have: '

@@ -7,8 +7,8 @@ from typing import Dict, List, Sequence, Tuple, Union
 from mmpretrain.registry import DATASETS
 
 from . import templates as prompt_templates
-from .fewshot import (CACHE_FOLDER, FewShotDataset, Item,
-                      read_classnames_file, scan_dir)
+from .fewshot import (CACHE_FOLDER, FewShotDataset, Item, read_classnames_file,
+                      scan_dir)
 
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif',
                   '.tiff', '.webp')
@@ -38,7 +38,9 @@ class FewShotImageFolder(FewShotDataset):
     ``split_fewshot`` cache folder are skipped. Few-shot draws follow
     :class:`.FewShotDataset` (``val`` gets ``min(num_shots, 4)`` per class,
     except in the split-folder layout without ``val/``, where it is the whole
-    test split).
+    test split). Delete ``split_fewshot/`` after changing the images,
+    ``split_ratio`` or ``split_seed``: cached subsets are reused as long as
+    their images are still in the split.
 
     Args:
         data_root: The dataset folder.
@@ -119,7 +121,10 @@ or
                 if folder != CACHE_FOLDER
             ]
             splits = self._split_by_ratio(folders)
-        return self._class_names(folders), {name: splits[name] for name in names}
+        return self._class_names(folders), {
+            name: splits[name]
+            for name in names
+        }
 
     def _split_folder(self, split: str) -> str:
         if split == 'val' and not osp.isdir(osp.join(self.data_root, 'val')):
@@ -157,7 +162,8 @@ or
             num_val = round(len(paths) * self.split_ratio[1])
             bounds = (0, num_train, num_train + num_val, len(paths))
             for name, start, stop in zip(SPLIT_NAMES, bounds, bounds[1:]):
-                splits[name].extend((path, label) for path in paths[start:stop])
+                splits[name].extend(
+                    (path, label) for path in paths[start:stop])
         return splits
 
     def _class_names(self, folders: List[str]) -> List[str]:
@@ -175,7 +181,11 @@ or
         if not osp.isfile(path):
             raise FileNotFoundError(f'{type(self).__name__}: classnames '
                                     f'file not found: {path}')
-        if path.endswith('.json'):
-            with open(path, encoding='utf-8') as file:
-                return json.load(file)
-        return read_classnames_file(path)
+        if not path.endswith('.json'):
+            return read_classnames_file(path)
+        with open(path, encoding='utf-8') as file:
+            names = json.load(file)
+        if not isinstance(names, dict):
+            raise ValueError(f'{type(self).__name__}: {path} must hold a '
+                             'json object {"folder": "class name", ...}.')
+        return names

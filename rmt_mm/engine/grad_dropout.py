@@ -146,7 +146,8 @@ class GradDropoutOptimWrapper(OptimWrapper):
             return grads
         flat = torch.cat([g.reshape(-1) for g in grads])
         all_reduce(flat, op='mean')
-        return list(flat.split([g.numel() for g in grads]))
+        return [chunk.view_as(g) for chunk, g in zip(
+            flat.split([g.numel() for g in grads]), grads)]
 
     def update_params(self,
                       loss: Tensor,

@@ -97,7 +97,15 @@ class MaskedCLIP(BaseModule):
         self.threshold = threshold
         self.set_mask_targets(mask_targets)
         if mask_file is not None:
+            configured = None if mask_targets == PAPER else self.mask_names
             self.load_masks(mask_file)
+            if configured is not None and configured != self.mask_names:
+                raise ValueError(
+                    f'Mask file {mask_file!r} masks {self.mask_names} but '
+                    f'the config asks for mask_targets={mask_targets!r} '
+                    f'({configured}). Remove mask_targets from the config '
+                    '(the file records its selection) or use the mask file '
+                    'of this selection.')
         # Frozen weights never enter a checkpoint: they come back from
         # `pretrained`. Only the mask scores are saved and loaded.
         self._register_state_dict_hook(_drop_frozen_weights)

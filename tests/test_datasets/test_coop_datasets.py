@@ -2,6 +2,7 @@
 import os.path as osp
 
 import pytest
+
 from fewshot_fakes import AIRCRAFT, COUNTS, JSON_SPECS, build, make_tree
 
 

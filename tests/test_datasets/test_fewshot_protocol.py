@@ -5,6 +5,7 @@ import random
 import warnings
 
 import pytest
+
 from fewshot_fakes import JSON_SPECS, build, make_tree, relative_items
 
 
@@ -68,8 +69,9 @@ def test_cache_is_reused(tmp_path):
     first = build('FewShotDTD', root, num_shots=1, seed=1)
     cache_file = root / 'split_fewshot' / 'shot_1-seed_1.json'
     assert cache_file.is_file()
-    # Replace the cached choice with another valid one: it must be used.
-    split = json.loads((root / JSON_SPECS['FewShotDTD'].split_file).read_text())
+    # Replace the cached choice by another valid one: it must be used.
+    split_file = root / JSON_SPECS['FewShotDTD'].split_file
+    split = json.loads(split_file.read_text())
     chosen = dict(relative_items(first, image_root))
     unused = {}
     for path, label, _ in split['train']:

@@ -1,0 +1,93 @@
+"""Errors name the path at fault and show the expected layout."""
+import json
+
+import pytest
+
+from fewshot_fakes import JSON_SPECS, build, make_tree
+
+LOAD = [dict(type='LoadImageFromFile'), dict(type='PackInputs')]
+
+
+def test_missing_data_root(tmp_path):
+    missing = tmp_path / 'data' / 'dtd'
+    with pytest.raises(FileNotFoundError) as info:
+        build('FewShotDTD', missing)
+    message = str(info.value)
+    assert f'data_root not found: {missing}' in message
+    assert 'split_zhou_DescribableTextures.json' in message  # the layout
+
+
+def test_missing_split_file(tmp_path):
+    root = make_tree(tmp_path, 'FewShotEuroSAT')
+    (root / JSON_SPECS['FewShotEuroSAT'].split_file).unlink()
+    with pytest.raises(FileNotFoundError,
+                       match='split file not found: .*split_zhou_EuroSAT'):
+        build('FewShotEuroSAT', root)
+
+
+def test_missing_image_folder(tmp_path):
+    root = make_tree(tmp_path, 'FewShotUCF101')
+    (root / 'UCF-101-midframes').rename(root / 'frames')
+    with pytest.raises(FileNotFoundError) as info:
+        build('FewShotUCF101', root)
+    assert 'UCF-101-midframes' in str(info.value)
+    assert 'Expected layout' in str(info.value)
+
+
+@pytest.mark.parametrize('name, missing', [
+    ('FewShotImageNet', 'classnames.txt'),
+    ('FewShotImageNetR', 'classnames.txt'),
+    ('FewShotFGVCAircraft', 'images_variant_val.txt'),
+])
+def test_missing_list_files(tmp_path, name, missing):
+    root = make_tree(tmp_path, name)
+    (root / missing).unlink()
+    with pytest.raises(FileNotFoundError, match=missing):
+        build(name, root, split='val')
+
+
+@pytest.mark.parametrize('test_mode', [False, True])
+def test_missing_image_names_file(tmp_path, test_mode):
+    root = make_tree(tmp_path, 'FewShotDTD')
+    dataset = build('FewShotDTD', root, split='test', pipeline=LOAD,
+                    test_mode=test_mode)
+    assert dataset[0]['inputs'].shape == (3, 8, 8)
+    path = dataset.get_data_info(1)['img_path']
+    (root / 'images' / path.split('/images/')[1]).unlink()
+    with pytest.raises(FileNotFoundError) as info:
+        dataset[1]
+    assert path in str(info.value)
+    assert 'Expected layout' in str(info.value)
+
+
+def test_corrupt_image_names_file(tmp_path):
+    root = make_tree(tmp_path, 'FewShotDTD')
+    dataset = build('FewShotDTD', root, split='test', pipeline=LOAD)
+    path = dataset.get_data_info(0)['img_path']
+    with open(path, 'wb') as file:
+        file.write(b'not an image')
+    with pytest.raises(Exception, match=path):
+        dataset[0]
+
+
+def test_bad_split_file(tmp_path):
+    root = make_tree(tmp_path, 'FewShotDTD')
+    split_file = root / JSON_SPECS['FewShotDTD'].split_file
+    split_file.write_text(json.dumps({'train': []}))
+    with pytest.raises(ValueError, match='not a CoOp split file'):
+        build('FewShotDTD', root)
+    split_file.write_text(
+        json.dumps({'train': [['a/1.jpg', 1, 'a']], 'val': [], 'test': []}))
+    with pytest.raises(ValueError, match=r'labels must be 0..n-1'):
+        build('FewShotDTD', root)
+
+
+@pytest.mark.parametrize('kwargs, match', [
+    (dict(split='trainval'), 'split must be one of'),
+    (dict(num_shots=0), 'num_shots'),
+    (dict(subsample='half'), 'subsample'),
+    (dict(templates=['a photo']), 'templates'),
+])
+def test_bad_arguments(tmp_path, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        build('FewShotDTD', tmp_path, **kwargs)

@@ -1,0 +1,235 @@
+"""Multi-process training on CPU (gloo): replica-identical masks, equality
+with single-process training on the same global batch, and a torchrun run of
+tools/train.py."""
+import os
+import os.path as osp
+import socket
+import subprocess
+import sys
+
+import pytest
+import torch
+import torch.distributed as torch_dist
+import torch.multiprocessing as mp
+from mmengine.config import Config
+from mmengine.dist import all_gather
+from mmengine.model import MMDistributedDataParallel
+from mmpretrain.structures import DataSample
+from rmt_testing import TINY_VIT, make_image_folder
+
+from rmt_mm.engine.grad_dropout import GradDropoutOptimWrapper
+from rmt_mm.models import RMTClassifier
+from rmt_mm.utils.mask_file import load_mask_file
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+CLASSES = ('cat', 'dog', 'bird')
+WORLD_SIZE = 2
+PER_RANK = 4
+STEPS = 4
+SEED = 3
+THRESHOLD = 5e-3
+# Two processes and one process sum the same terms in another order.
+SUM_ORDER_ATOL = 5e-7
+# name -> dropout strength; every run starts from the same weights and data.
+RUNS = {'lam1': 1.0, 'lam03': 0.3, 'lam0': 0.0}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+def build_model() -> RMTClassifier:
+    torch.manual_seed(0)
+    return RMTClassifier(
+        backbone=dict(type='MaskedCLIP', arch=TINY_VIT, threshold=THRESHOLD),
+        classnames=CLASSES,
+        data_preprocessor=dict(
+            mean=[122.770938, 116.7460125, 104.09373615],
+            std=[68.5005327, 66.6321579, 70.32316305],
+            to_rgb=True))
+
+
+def build_optim_wrapper(model: torch.nn.Module,
+                        lam: float) -> GradDropoutOptimWrapper:
+    # lr large enough that scores (init 1e-2, threshold 5e-3) cross.
+    params = [p for p in model.parameters() if p.requires_grad]
+    return GradDropoutOptimWrapper(
+        optimizer=torch.optim.Adam(params, lr=5e-3), lam=lam, seed=SEED)
+
+
+def global_batch(step: int, rank: int = 0, world_size: int = 1) -> dict:
+    """Rank ``rank``'s share of the global batch of ``step`` (the whole
+    global batch for ``world_size=1``), as a dataloader would give it."""
+    generator = torch.Generator().manual_seed(1000 + step)
+    total = PER_RANK * WORLD_SIZE
+    labels = torch.randint(0, len(CLASSES), (total, ), generator=generator)
+    images = torch.randint(0, 90, (total, 3, 32, 32), generator=generator)
+    for i, label in enumerate(labels):
+        images[i, label] += 140
+    share = slice(rank * total // world_size, (rank + 1) * total // world_size)
+    return dict(
+        inputs=images[share].to(torch.uint8),
+        data_samples=[
+            DataSample().set_gt_label(int(k)) for k in labels[share]
+        ])
+
+
+def flat_scores(model: RMTClassifier) -> torch.Tensor:
+    return torch.cat([
+        s.detach().reshape(-1) for _, s in model.backbone.masks.items()
+    ])
+
+
+def _worker(rank: int, port: int, out_file: str) -> None:
+    torch.set_num_threads(1)
+    torch_dist.init_process_group(
+        'gloo',
+        init_method=f'tcp://127.0.0.1:{port}',
+        rank=rank,
+        world_size=WORLD_SIZE)
+    try:
+        results = {}
+        for name, lam in RUNS.items():
+            # As the Runner wraps models on CPU (rmt_mm.utils.launch).
+            model = MMDistributedDataParallel(
+                module=build_model(), device_ids=None, broadcast_buffers=False)
+            optim_wrapper = build_optim_wrapper(model, lam)
+            for step in range(STEPS):
+                model.train_step(
+                    global_batch(step, rank, WORLD_SIZE), optim_wrapper)
+            results[name] = torch.stack(all_gather(flat_scores(model.module)))
+        if rank == 0:
+            torch.save(results, out_file)
+    finally:
+        torch_dist.destroy_process_group()
+
+
+@pytest.fixture(scope='module')
+def two_process_scores(tmp_path_factory):
+    """``{run: (2, num_scores)}``: each rank's final scores, all-gathered."""
+    out_file = str(tmp_path_factory.mktemp('ddp') / 'scores.pth')
+    # fork: the workers reuse this process's imports (spawn re-imports
+    # torch, mmengine and mmpretrain in each worker, ~15 s on 2 cores).
+    mp.start_processes(
+        _worker,
+        args=(free_port(), out_file),
+        nprocs=WORLD_SIZE,
+        join=True,
+        start_method='fork')
+    return torch.load(out_file)
+
+
+@pytest.fixture(scope='module')
+def one_process_scores():
+    """The same runs on one process that sees the whole global batch."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        results = {}
+        for name, lam in RUNS.items():
+            model = build_model()
+            optim_wrapper = build_optim_wrapper(model, lam)
+            for step in range(STEPS):
+                model.train_step(global_batch(step), optim_wrapper)
+            results[name] = flat_scores(model)
+        return results
+    finally:
+        torch.set_num_threads(threads)
+
+
+def hard(scores: torch.Tensor) -> torch.Tensor:
+    return scores > THRESHOLD
+
+
+def test_ranks_see_different_data():
+    first, second = (global_batch(0, r, WORLD_SIZE)['inputs']
+                     for r in range(WORLD_SIZE))
+    assert not torch.equal(first, second)
+
+
+@pytest.mark.parametrize('run', ['lam1', 'lam03'])
+def test_masks_identical_across_ranks(two_process_scores, run):
+    scores = two_process_scores[run]
+    masks = hard(scores)
+    # The lr moves scores across the threshold: masks really trained.
+    assert (~masks[0]).sum() > 0
+    assert torch.equal(masks[0], masks[1])
+    assert torch.equal(scores[0], scores[1])
+
+
+@pytest.mark.parametrize('run', ['lam0', 'lam1'])
+def test_two_processes_equal_one_process_on_global_batch(
+        two_process_scores, one_process_scores, run):
+    """``g`` and ``r`` are global-batch means, and the dropout draws depend
+    only on the seed and the update count, so two processes x B equal one
+    process x 2B. Only the summation order differs (per-rank means, then
+    the all-reduce mean, vs one mean over 2B), which moves scores by
+    ~1e-7; a mismatched dropout draw or a missing all-reduce would move
+    them by about the lr (5e-3). Masks must agree wherever the score is
+    farther than that rounding tolerance from the threshold.
+    """
+    single = one_process_scores[run]
+    distributed = two_process_scores[run][0]
+    assert (~hard(single)).sum() > 0
+    torch.testing.assert_close(
+        distributed, single, rtol=0, atol=SUM_ORDER_ATOL)
+    decided = (single - THRESHOLD).abs() > SUM_ORDER_ATOL
+    assert decided.float().mean() > 0.99
+    assert torch.equal(hard(distributed)[decided], hard(single)[decided])
+
+
+def test_dist_train_sh_end_to_end(tmp_path):
+    data_root = make_image_folder(str(tmp_path / 'data'), per_class=4)
+    work_dir = tmp_path / 'work'
+    config = tmp_path / 'ddp_cfg.py'
+    config.write_text(tiny_config(data_root, global_batch_size=4))
+    env = dict(
+        os.environ,
+        PORT=str(free_port()),
+        OMP_NUM_THREADS='1',
+        PATH=f'{osp.dirname(sys.executable)}:{os.environ["PATH"]}')
+    proc = subprocess.run(
+        ['bash', osp.join(REPO, 'tools', 'dist_train.sh'),
+         str(config), '2', '--work-dir', str(work_dir), '--no-validate'],
+        cwd=str(tmp_path), env=env, capture_output=True, text=True,
+        timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+    masks, meta = load_mask_file(str(work_dir / 'masks_final.pth'))
+    assert meta['arch'] == TINY_VIT and masks
+    dumped = Config.fromfile(str(work_dir / 'ddp_cfg.py'))
+    assert dumped.train_dataloader.batch_size == 2
+    assert dumped.model_wrapper_cfg.device_ids is None
+    # 3 classes x 4 shots split over 2 ranks: 6 images, 3 batches of 2 each.
+    log = proc.stdout + proc.stderr
+    assert 'Epoch(train) [1][3/3]' in log, log[-3000:]
+    assert 'Distributed training: True' in log
+
+
+def tiny_config(data_root: str, **options) -> str:
+    """The tiny ViT, 4 shots per class, 1 epoch, augmentation on."""
+    lines = [
+        "_base_ = ['{0}/configs/_base_/default_runtime.py', "
+        "'{0}/configs/_base_/schedules/rmt_adam_30e.py']".format(REPO),
+        f'model = dict(type="RMTClassifier", backbone=dict('
+        f'type="MaskedCLIP", arch={TINY_VIT!r}))',
+        'optim_wrapper = dict(lam=1.0, optimizer=dict(lr=1e-2))',
+        'auto_scale_lr = dict(enable=False)',
+        "param_scheduler = [dict(type='ConstantLR', factor=1.0)]",
+        'train_cfg = dict(max_epochs=1, val_interval=1)',
+        'test_cfg = None',
+        'default_hooks = dict(logger=dict(interval=1))',
+        "train_dataloader = dict(batch_size=1, num_workers=0, "
+        "sampler=dict(type='DefaultSampler', shuffle=True), "
+        "collate_fn=dict(type='default_collate'), dataset=dict("
+        f"type='FewShotImageFolder', data_root={data_root!r}, "
+        "split='train', num_shots=4, seed=1, pipeline=["
+        "dict(type='LoadImageFromFile'), dict(type='RandomResizedCrop', "
+        "scale=32, crop_ratio_range=(0.5, 1.0), backend='pillow'), "
+        "dict(type='RandomFlip', prob=0.5, direction='horizontal'), "
+        "dict(type='PackInputs')]))",
+    ]
+    lines += [f'{key} = {value!r}' for key, value in options.items()]
+    return '\n'.join(lines) + '\n'

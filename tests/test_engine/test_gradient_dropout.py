@@ -1,0 +1,69 @@
+import pytest
+import torch
+
+from rmt_mm.engine import gradient_dropout
+
+
+def reference_keep_probability(g: float, r: float) -> float:
+    """method.md section 5, written out per element in plain Python."""
+    if g == 0:
+        return 0.5
+    sign = 1.0 if g > 0 else -1.0
+    return (1 + sign * (g + r) / (abs(g) + abs(r) + 1e-8)) / 2
+
+
+def test_agreeing_signs_always_keep():
+    g = torch.tensor([0.5, -2.0, 1e-6, -3e-4] * 1000)
+    r = torch.tensor([0.1, -9.0, 5.0, -1e-4] * 1000)
+    out = gradient_dropout(g, r, lam=1.0, generator=torch.Generator()
+                           .manual_seed(0))
+    assert torch.equal(out, g)
+
+
+@pytest.mark.parametrize('g,r', [(1.0, -1.0), (3.0, -1.0), (-0.2, 0.6),
+                                 (1e-3, -9e-3)])
+def test_conflicting_signs_keep_with_probability(g, r):
+    n = 100_000
+    gt = torch.full((n, ), g)
+    rt = torch.full((n, ), r)
+    out = gradient_dropout(gt, rt, lam=1.0,
+                           generator=torch.Generator().manual_seed(1))
+    kept = (out == gt).float().mean().item()
+    assert bool(((out == 0) | (out == gt)).all())
+    expected = reference_keep_probability(g, r)
+    assert expected == pytest.approx(abs(g) / (abs(g) + abs(r)), abs=1e-6)
+    assert kept == pytest.approx(expected, abs=0.01)
+
+
+def test_partial_lambda_scales_dropped_entries():
+    g = torch.full((50_000, ), 2.0)
+    r = torch.full((50_000, ), -2.0)  # keep probability 1/2
+    lam = 0.3
+    out = gradient_dropout(g, r, lam, torch.Generator().manual_seed(2))
+    assert torch.equal(out.unique(),
+                       torch.tensor([2.0 * (1 - lam), 2.0]))
+    assert out.mean().item() == pytest.approx(2.0 * (1 - lam / 2), abs=0.02)
+
+
+def test_lambda_zero_is_plain_amt_and_one_zeros_conflicts():
+    torch.manual_seed(0)
+    g, r = torch.randn(10_000), torch.randn(10_000)
+    assert torch.equal(gradient_dropout(g, r, 0.0), g)
+    out = gradient_dropout(g, r, 1.0, torch.Generator().manual_seed(3))
+    conflict = torch.sign(g) != torch.sign(r)
+    assert torch.equal(out[~conflict], g[~conflict])
+    assert set(out[conflict].tolist()) <= set(g[conflict].tolist()) | {0.0}
+    assert (out[conflict] == 0).any()
+
+
+def test_same_generator_seed_gives_same_draws():
+    g, r = torch.randn(1000), torch.randn(1000)
+    a = gradient_dropout(g, r, 1.0, torch.Generator().manual_seed(7))
+    b = gradient_dropout(g, r, 1.0, torch.Generator().manual_seed(7))
+    assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize('lam', [-0.1, 1.5, 'high'])
+def test_lambda_outside_unit_interval_is_rejected(lam):
+    with pytest.raises(ValueError, match=r'lambda must be a number in \[0, 1\]'):
+        gradient_dropout(torch.ones(2), torch.ones(2), lam)

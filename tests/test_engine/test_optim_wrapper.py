@@ -1,0 +1,115 @@
+import pytest
+import torch
+from mmpretrain.structures import DataSample
+from rmt_testing import TINY_VIT
+
+from rmt_mm.engine import GradDropoutOptimWrapper, gradient_dropout
+from rmt_mm.models import RMTClassifier
+
+
+def make_model(seed: int = 0) -> RMTClassifier:
+    torch.manual_seed(seed)
+    return RMTClassifier(
+        backbone=dict(type='MaskedCLIP', arch=TINY_VIT),
+        classnames=('a', 'b', 'c')).train()
+
+
+def batch(n: int, seed: int = 1):
+    g = torch.Generator().manual_seed(seed)
+    images = torch.rand(n, 3, 32, 32, generator=g)
+    labels = torch.randint(0, 3, (n, ), generator=g)
+    return images, [DataSample().set_gt_label(int(k)) for k in labels]
+
+
+def scores(model):
+    return [s.detach().clone() for _, s in model.backbone.masks.items()]
+
+
+def step(model, wrapper, images, samples):
+    with wrapper.optim_context(model):
+        losses = model.loss(images, samples)
+        wrapper.update_params(losses['loss_ce'] + losses['loss_sparsity'])
+
+
+def wrapper_for(model, **kwargs):
+    params = [s for _, s in model.backbone.masks.items()]
+    return GradDropoutOptimWrapper(
+        optimizer=torch.optim.SGD(params, lr=1.0), **kwargs)
+
+
+def test_update_applies_the_dropout_rule_to_both_gradients():
+    model = make_model()
+    # At step 0 the student equals the teacher and r is 0; drop some
+    # weights first so that the two gradients can conflict.
+    with torch.no_grad():
+        for _, s in model.backbone.masks.items():
+            s.mul_((torch.rand(s.shape) > 0.3).float())
+    images, samples = batch(4)
+    before = scores(model)
+    # Independent computation of g and r with plain autograd.
+    losses = model.loss(images, samples)
+    params = [s for _, s in model.backbone.masks.items()]
+    g = torch.autograd.grad(losses['loss_ce'] + losses['loss_sparsity'],
+                            params, retain_graph=True)
+    r = torch.autograd.grad(model.pending_reg_loss, params)
+    generator = torch.Generator().manual_seed(5 * 1_000_003)
+    expected = [b - gradient_dropout(gi, ri, 1.0, generator)
+                for b, gi, ri in zip(before, g, r)]
+
+    wrapper = wrapper_for(model, lam=1.0, seed=5)
+    step(model, wrapper, images, samples)
+    for got, want in zip(scores(model), expected):
+        assert torch.allclose(got, want, atol=1e-7)
+    assert wrapper.num_updates == 1
+    assert 0 < wrapper.message_hub.get_scalar(
+        'train/grad_dropped').current() < 1
+
+
+def test_accumulation_equals_one_big_batch():
+    images, samples = batch(8)
+    big, small = make_model(), make_model()
+    step(big, wrapper_for(big, lam=0.0), images, samples)
+    wrapper = wrapper_for(small, lam=0.0, accumulative_counts=2)
+    wrapper.initialize_count_status(small, 0, 2)
+    step(small, wrapper, images[:4], samples[:4])
+    assert all(torch.equal(a, b) for a, b in zip(scores(small),
+                                                 scores(make_model())))
+    step(small, wrapper, images[4:], samples[4:])
+    for a, b in zip(scores(small), scores(big)):
+        assert torch.allclose(a, b, atol=1e-6)
+
+
+def test_clipping_applies_to_the_dropped_gradient():
+    model = make_model()
+    wrapper = wrapper_for(model, lam=1.0, clip_grad=dict(max_norm=1e-3))
+    before = scores(model)
+    step(model, wrapper, *batch(4))
+    moved = torch.cat([(a - b).flatten()
+                       for a, b in zip(scores(model), before)])
+    assert moved.norm().item() == pytest.approx(1e-3, rel=1e-3)
+
+
+def test_missing_regulariser_is_a_clear_error():
+    model = RMTClassifier(
+        backbone=dict(type='MaskedCLIP', arch=TINY_VIT),
+        classnames=('a', 'b', 'c'), distill=False).train()
+    wrapper = wrapper_for(model, lam=0.5)
+    with pytest.raises(RuntimeError, match='optim_wrapper.lam=0'):
+        step(model, wrapper, *batch(2))
+    plain = wrapper_for(model, lam=0.0)
+    step(model, plain, *batch(2))  # AMT needs no regulariser
+
+
+def test_update_count_is_saved_for_exact_resume():
+    model = make_model()
+    wrapper = wrapper_for(model, lam=1.0)
+    step(model, wrapper, *batch(2))
+    state = wrapper.state_dict()
+    restored = wrapper_for(make_model(), lam=1.0)
+    restored.load_state_dict(state)
+    assert restored.num_updates == 1
+
+
+def test_lambda_is_validated():
+    with pytest.raises(ValueError, match='lambda'):
+        wrapper_for(make_model(), lam=2.0)

@@ -1,0 +1,115 @@
+import json
+from types import SimpleNamespace
+
+import pytest
+import torch
+import torch.nn.functional as F
+from mmpretrain.structures import DataSample
+from rmt_testing import TINY_VIT
+
+from rmt_mm.engine import (GradDropoutOptimWrapper, ParameterSelector,
+                           candidate_groups, select_top)
+from rmt_mm.models import RMTClassifier
+
+
+class Loader(list):
+    dataset = None
+
+
+def make_runner(tmp_path, resume=False):
+    torch.manual_seed(0)
+    model = RMTClassifier(
+        backbone=dict(type='MaskedCLIP', arch=TINY_VIT),
+        classnames=('a', 'b', 'c'),
+        data_preprocessor=dict(type='mmpretrain.ClsDataPreprocessor'))
+    g = torch.Generator().manual_seed(0)
+    batches = Loader(
+        dict(inputs=list(torch.randint(0, 255, (4, 3, 32, 32), generator=g,
+                                       dtype=torch.uint8)),
+             data_samples=[DataSample().set_gt_label(k) for k in (0, 1, 2, 0)])
+        for _ in range(2))
+    wrapper = GradDropoutOptimWrapper(
+        optimizer=torch.optim.Adam(model.parameters()), lam=1.0)
+    return SimpleNamespace(model=model, optim_wrapper=wrapper,
+                           train_dataloader=batches, work_dir=str(tmp_path),
+                           _resume=resume)
+
+
+def test_candidate_groups_cover_attention_mlp_and_conv1():
+    names = RMTClassifier(backbone=dict(type='MaskedCLIP', arch=TINY_VIT),
+                          classnames=('a', )).backbone.candidate_names()
+    groups = candidate_groups(names)
+    assert set(groups) == {
+        'visual.conv1', 'visual.transformer.resblocks.0.attn',
+        'visual.transformer.resblocks.0.mlp',
+        'visual.transformer.resblocks.1.attn',
+        'visual.transformer.resblocks.1.mlp'
+    }
+    assert groups['visual.transformer.resblocks.1.mlp'] == [
+        'visual.transformer.resblocks.1.mlp.c_fc.weight',
+        'visual.transformer.resblocks.1.mlp.c_proj.weight'
+    ]
+
+
+def test_select_top_by_count_and_budget():
+    scores = dict(a=3.0, b=2.0, c=1.0)
+    sizes = dict(a=10, b=100, c=5)
+    assert select_top(scores, sizes, top_k=2, param_budget=None) == ['a', 'b']
+    assert select_top(scores, sizes, top_k=None, param_budget=20) == ['a', 'c']
+
+
+def test_importance_selection(tmp_path):
+    runner = make_runner(tmp_path)
+    ParameterSelector(mode='importance', num_batches=2,
+                      top_k=2).before_run(runner)
+    record = json.load(open(tmp_path / 'mask_selection.json'))
+    chosen = [g['name'] for g in record['groups'] if g['selected']]
+    assert len(chosen) == 2
+
+    # Independent saliency: plain open_clip forward, grads of W directly.
+    model = make_runner(tmp_path).model
+    clip = model.backbone.clip
+    params = dict(clip.named_parameters())
+    groups = candidate_groups(model.backbone.candidate_names())
+    totals = {g: 0.0 for g in groups}
+    for batch in runner.train_dataloader:
+        data = model.data_preprocessor(batch, False)
+        labels = torch.cat([s.gt_label for s in data['data_samples']])
+        for g, names in groups.items():
+            ws = [params[n].requires_grad_(True) for n in names]
+            feats = F.normalize(clip.encode_image(data['inputs']), dim=-1)
+            logits = clip.logit_scale.exp() * feats @ model.text_features.t()
+            grads = torch.autograd.grad(F.cross_entropy(logits, labels), ws)
+            totals[g] += sum((gr * w).abs().sum().item()
+                             for gr, w in zip(grads, ws)) / sum(
+                                 w.numel() for w in ws)
+            for w in ws:
+                w.requires_grad_(False)
+    expected = {g: t / 2 for g, t in totals.items()}
+    for group in record['groups']:
+        assert group['score'] == pytest.approx(expected[group['name']],
+                                               rel=1e-4)
+    assert set(chosen) == set(sorted(expected, key=expected.get)[-2:])
+
+    backbone = runner.model.backbone
+    assert backbone.mask_names == [
+        n for g in groups if g in chosen for n in groups[g]]
+    held = runner.optim_wrapper.optimizer.param_groups[0]['params']
+    assert [id(p) for p in held] == [id(s) for _, s in backbone.masks.items()]
+
+
+def test_resume_reuses_the_recorded_selection(tmp_path):
+    first = make_runner(tmp_path)
+    ParameterSelector(mode='importance', num_batches=1,
+                      top_k=1).before_run(first)
+    resumed = make_runner(tmp_path, resume=True)
+    ParameterSelector(mode='fixed').before_run(resumed)
+    assert (resumed.model.backbone.mask_names ==
+            first.model.backbone.mask_names)
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="'fixed' or 'importance'"):
+        ParameterSelector(mode='random')
+    with pytest.raises(ValueError, match='exactly one of'):
+        ParameterSelector(mode='importance')

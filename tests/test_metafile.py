@@ -1,0 +1,75 @@
+"""model-index.yml and configs/rmt/metafile.yml follow OpenMMLab's format
+and agree with the configs and the paper's numbers."""
+import glob
+import os.path as osp
+
+import pytest
+import yaml
+from mmengine.config import Config
+
+from rmt_mm.utils.experiments import PAPER_DATASETS, REPORTED
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+METAFILE = 'configs/rmt/metafile.yml'
+
+
+def load(path):
+    with open(osp.join(REPO, path)) as f:
+        return yaml.safe_load(f)
+
+
+METADATA = load(METAFILE)
+MODELS = METADATA['Models']
+
+
+def test_model_index_imports_the_metafile():
+    imports = load('model-index.yml')['Import']
+    assert METAFILE in imports
+    assert all(osp.isfile(osp.join(REPO, p)) for p in imports)
+
+
+def test_collection():
+    (collection, ) = METADATA['Collections']
+    assert collection['Name'] == 'RMT'
+    assert collection['Paper']['Title'].startswith('Regularized Mask Tuning')
+    assert collection['Paper']['URL'] == 'https://arxiv.org/abs/2307.15049'
+    assert osp.isfile(osp.join(REPO, collection['README']))
+
+
+def test_every_16shot_config_is_listed():
+    configs = sorted(
+        osp.relpath(p, REPO) for p in glob.glob(
+            osp.join(REPO, 'configs/rmt/rmt_vitb16_*_16shot.py')))
+    assert configs
+    assert sorted(m['Config'] for m in MODELS) == configs
+
+
+@pytest.mark.parametrize('model', MODELS, ids=lambda m: m['Name'])
+def test_model_entry(model):
+    config = osp.join(REPO, model['Config'])
+    assert model['Name'] == osp.splitext(osp.basename(config))[0]
+    cfg = Config.fromfile(config)
+    assert cfg.model.type == 'RMTClassifier'
+    assert model['In Collection'] == 'RMT'
+    assert model['Weights'] is None
+    metadata = model['Metadata']
+    # All of CLIP ViT-B/16; image-encoder FLOPs of one 224x224 image.
+    assert metadata['Parameters'] == 149_620_737
+    assert isinstance(metadata['FLOPs'], int) and metadata['FLOPs'] > 0
+    dataset = model['Name'][len('rmt_vitb16_'):-len('_16shot')]
+    assert metadata['Training Data'] == PAPER_DATASETS[dataset]
+    (result, ) = model['Results']
+    assert result['Dataset'] == PAPER_DATASETS[dataset]
+    assert result['Reported'] is True
+    assert result['Metrics']['Top 1 Accuracy'] == REPORTED[16][dataset]
+
+
+def test_readme_names_every_model_and_labels_reported_numbers():
+    with open(osp.join(REPO, 'configs/rmt/README.md')) as f:
+        readme = f.read()
+    assert 'reported (paper)' in readme and 'measured (ours)' in readme
+    for model in MODELS:
+        dataset = model['Name'][len('rmt_vitb16_'):-len('_16shot')]
+        assert (f'`{model["Name"]}` | {PAPER_DATASETS[dataset]} | '
+                in readme)
+        assert f'| {REPORTED[16][dataset]:.2f} |' in readme

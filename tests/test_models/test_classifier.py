@@ -1,0 +1,104 @@
+import open_clip
+import pytest
+import torch
+import torch.nn.functional as F
+from mmpretrain.evaluation import Accuracy
+from mmpretrain.structures import DataSample
+from rmt_testing import TINY_VIT
+
+from rmt_mm.models import RMTClassifier, distillation_loss
+
+CLASSES = ('tabby_cat', 'golden retriever', 'sparrow')
+TEMPLATES = ('a photo of a {}.', 'a sketch of a {}.')
+
+
+@pytest.fixture
+def classifier():
+    torch.manual_seed(0)
+    return RMTClassifier(
+        backbone=dict(type='MaskedCLIP', arch=TINY_VIT),
+        classnames=CLASSES,
+        templates=TEMPLATES)
+
+
+def test_text_head_is_normalised_prompt_ensemble(classifier):
+    clip = classifier.backbone.clip
+    tokenizer = open_clip.SimpleTokenizer(context_length=16)
+    expected = []
+    with torch.no_grad():
+        for name in CLASSES:
+            prompts = [t.format(name.replace('_', ' ')) for t in TEMPLATES]
+            feats = F.normalize(clip.encode_text(tokenizer(prompts)), dim=-1)
+            expected.append(F.normalize(feats.mean(0), dim=-1))
+    assert torch.allclose(classifier.text_features, torch.stack(expected),
+                          atol=1e-6)
+
+
+def test_logits_are_scaled_cosine(classifier):
+    images = torch.rand(4, 3, 32, 32)
+    clip = classifier.backbone.clip
+    with torch.no_grad():
+        feats = F.normalize(clip.encode_image(images), dim=-1)
+        expected = clip.logit_scale.exp() * feats @ classifier.text_features.t()
+        got = classifier(images, mode='tensor')
+    assert torch.allclose(got, expected, atol=1e-5)
+
+
+def test_loss_terms(classifier):
+    classifier.train()
+    images = torch.rand(4, 3, 32, 32)
+    labels = [0, 2, 1, 1]
+    samples = [DataSample().set_gt_label(k) for k in labels]
+    losses = classifier(images, samples, mode='loss')
+    with torch.no_grad():
+        logits = classifier.logits(images)
+    assert losses['loss_ce'].item() == pytest.approx(
+        F.cross_entropy(logits, torch.tensor(labels)).item(), rel=1e-5)
+    norms = sum(s.detach().flatten().norm().item()
+                for _, s in classifier.backbone.masks.items())
+    assert losses['loss_sparsity'].item() == pytest.approx(1e-4 * norms,
+                                                           rel=1e-5)
+    assert losses['sparsity'].item() == 0.0
+    assert classifier.pending_reg_loss.requires_grad
+    # mmengine sums only the task terms; the regulariser goes elsewhere.
+    total, log_vars = classifier.parse_losses(losses)
+    assert total.item() == pytest.approx(
+        (losses['loss_ce'] + losses['loss_sparsity']).item())
+    assert 'reg_distill' in log_vars
+
+
+def test_distillation_gradient_equals_kl_gradient():
+    torch.manual_seed(0)
+    teacher = torch.randn(5, 7)
+    for temperature in (1.0, 2.0):
+        student = torch.randn(5, 7, requires_grad=True)
+        distillation_loss(student, teacher, temperature).backward()
+        ours = student.grad.clone()
+        student.grad = None
+        kl = F.kl_div(F.log_softmax(student / temperature, -1),
+                      F.softmax(teacher / temperature, -1),
+                      reduction='batchmean') * temperature**2
+        kl.backward()
+        assert torch.allclose(ours, student.grad, atol=1e-6)
+
+
+def test_predict_feeds_mmpretrain_accuracy(classifier):
+    classifier.eval()
+    images = torch.rand(6, 3, 32, 32)
+    samples = [DataSample().set_gt_label(k % 3) for k in range(6)]
+    with torch.no_grad():
+        outputs = classifier(images, samples, mode='predict')
+        logits = classifier.logits(images)
+    assert torch.equal(torch.cat([o.pred_label for o in outputs]),
+                       logits.argmax(-1))
+    metric = Accuracy(topk=(1, ))
+    metric.process(None, [o.to_dict() for o in outputs])
+    accuracy = metric.compute_metrics(metric.results)['top1']
+    expected = (logits.argmax(-1) == torch.arange(6) % 3).float().mean()
+    assert accuracy == pytest.approx(100 * expected.item())
+
+
+def test_missing_classes_are_a_clear_error():
+    model = RMTClassifier(backbone=dict(type='MaskedCLIP', arch=TINY_VIT))
+    with pytest.raises(RuntimeError, match='RMTClassPromptHook'):
+        model(torch.rand(1, 3, 32, 32), mode='tensor')

@@ -1,0 +1,65 @@
+"""tools/benchmark.py runs end to end on a tiny model and reports every
+figure (the figures themselves are machine-dependent and not asserted)."""
+import importlib.util
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+
+from rmt_testing import TINY_VIT
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+FIGURES = ('rmt_step_s', 'finetune_step_s', 'forward_s', 'rmt_peak_mb',
+           'finetune_peak_mb', 'eval_masked_ips', 'eval_exported_ips',
+           'eval_openclip_ips', 'mask_save_s', 'mask_load_s',
+           'mask_file_bytes', 'rmt_over_finetune_step',
+           'rmt_over_finetune_peak', 'masked_over_openclip_eval',
+           'exported_over_openclip_eval', 'mask_save_load_s')
+
+
+def test_benchmark_reports_every_figure(tmp_path):
+    out = tmp_path / 'bench.json'
+    run = subprocess.run(
+        [sys.executable, osp.join(ROOT, 'tools', 'benchmark.py'),
+         '--arch-json', json.dumps(TINY_VIT), '--batch-size', '2',
+         '--repeats', '1', '--threads', '1', '--json', str(out)],
+        capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert run.returncode == 0, run.stderr[-3000:]
+    results = json.loads(out.read_text())
+    for key in FIGURES:
+        assert isinstance(results[key], (int, float)), key
+        assert results[key] > 0, key
+    settings = results['settings']
+    assert settings['arch'] == json.loads(json.dumps(TINY_VIT))
+    assert (settings['batch_size'], settings['repeats']) == (2, 1)
+    assert settings['image_size'] == TINY_VIT['vision_cfg']['image_size']
+    assert set(results['targets']) >= {'rmt_over_finetune_step',
+                                       'mask_save_load_s'}
+    # Every target is printed with its verdict.
+    assert run.stdout.count('PASS') + run.stdout.count('MISS') == len(
+        results['targets'])
+
+
+def load_tool():
+    spec = importlib.util.spec_from_file_location(
+        'rmt_benchmark_tool', osp.join(ROOT, 'tools', 'benchmark.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_amp_needs_cuda(capsys):
+    with pytest.raises(SystemExit):
+        load_tool().parse_args(['--amp', '--device', 'cpu'])
+    assert '--amp needs CUDA' in capsys.readouterr().err
+
+
+def test_arch_json_from_file_and_default_threads(tmp_path):
+    path = tmp_path / 'arch.json'
+    path.write_text(json.dumps(TINY_VIT))
+    args = load_tool().parse_args(['--arch-json', str(path)])
+    assert args.arch == json.loads(json.dumps(TINY_VIT))
+    assert args.threads == len(os.sched_getaffinity(0))

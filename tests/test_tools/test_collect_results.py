@@ -1,0 +1,166 @@
+import csv
+import importlib.util
+import json
+import os
+import os.path as osp
+
+import numpy as np
+import pytest
+
+from rmt_mm.utils.experiments import (PAPER_DATASETS, REPORTED,
+                                      REPORTED_AVERAGE, metrics_path, run_dir,
+                                      zero_shot_dir)
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def load_tool(name):
+    spec = importlib.util.spec_from_file_location(
+        f'tools_{name}', osp.join(REPO, 'tools', f'{name}.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+collect = load_tool('collect_results')
+
+
+def write(path, value, key='accuracy/top1'):
+    os.makedirs(osp.dirname(path), exist_ok=True)
+    with open(path, 'w') as f:
+        json.dump({key: value}, f)
+
+
+@pytest.fixture
+def sweep_root(tmp_path):
+    """dtd: zero-shot 40, 1 shot {50, 52}, 16 shots {70, 74, 72};
+    demo (no paper numbers): zero-shot 30, 1 shot {60}."""
+    root = str(tmp_path / 'sweep')
+    write(metrics_path(zero_shot_dir(root, 'dtd')), 40.0)
+    for seed, value in ((1, 50.0), (2, 52.0)):
+        write(metrics_path(run_dir(root, 'dtd', 1, seed)), value)
+    for seed, value in ((1, 70.0), (2, 74.0), (3, 72.0)):
+        write(metrics_path(run_dir(root, 'dtd', 16, seed)), value)
+    write(metrics_path(zero_shot_dir(root, 'demo')), 30.0)
+    write(metrics_path(run_dir(root, 'demo', 1, 1)), 60.0)
+    return root
+
+
+def test_reported_numbers_match_the_papers_averages():
+    assert set(REPORTED) == {0, 1, 2, 4, 8, 16}
+    for shots, row in REPORTED.items():
+        assert list(row) == list(PAPER_DATASETS)
+        assert np.mean(list(row.values())) == pytest.approx(
+            REPORTED_AVERAGE[shots], abs=0.01)
+
+
+def test_scan_reads_every_metrics_file_and_skips_bad_ones(sweep_root):
+    folder = run_dir(sweep_root, 'dtd', 1, 1)
+    write(osp.join(folder, 'metrics.partial.json'), 1.0)
+    write(metrics_path(folder, 'new'), 1.0, key='other/metric')
+    with open(osp.join(folder, 'metrics_base.json'), 'w') as f:
+        f.write('{"accuracy/to')
+    with pytest.warns(UserWarning, match='Skipping'):
+        records = collect.scan(sweep_root)
+    assert len(records) == 8
+    assert collect.Record('dtd', False, 16, 3, None, 72.0) in records
+    assert collect.Record('demo', False, 0, None, None, 30.0) in records
+
+
+def test_few_shot_table_numbers(sweep_root):
+    table = collect.FewShotTable(collect.scan(sweep_root))
+    assert table.datasets == ['dtd', 'demo']
+    assert table.shots == [0, 1, 16]
+    stat = table.measured('dtd', 16)
+    assert (stat.mean, stat.n) == (72.0, 3)
+    assert stat.std == pytest.approx(np.std([70, 74, 72]))
+    assert table.measured('average', 1).mean == pytest.approx(55.5)
+    assert table.measured('average', 16) is None  # demo has no 16 shots
+    assert table.reported('dtd', 16) == REPORTED[16]['dtd']
+    assert table.reported('demo', 1) is None
+    assert table.reported('average', 1) is None
+
+    lines = table.markdown()
+    assert lines[0] == '| shots | source | DTD | demo | Average |'
+    rows = {tuple(line.split(' | ')[:2]): line for line in lines[2:]
+            if line.startswith('|')}
+    assert rows[('| 0 (zero-shot)', 'measured (ours)')].endswith(
+        '| 40.00 | 30.00 | 35.00 |')
+    assert rows[('| 0 (zero-shot)', 'reported (paper)')].endswith(
+        f'| {REPORTED[0]["dtd"]:.2f} | – | – |')
+    assert '| 51.00 ± 1.00 (n=2) | 60.00 (n=1) | 55.50 |' in rows[
+        ('| 1', 'measured (ours)')]
+    assert '| 72.00 ± 1.63 | – | – |' in rows[('| 16', 'measured (ours)')]
+
+
+def test_reported_average_over_the_shown_datasets(tmp_path):
+    root = str(tmp_path)
+    for dataset in ('dtd', 'eurosat'):
+        write(metrics_path(run_dir(root, dataset, 4, 1)), 60.0)
+    table = collect.FewShotTable(collect.scan(root))
+    assert table.datasets == ['eurosat', 'dtd']  # the paper's order
+    assert table.reported('average', 4) == pytest.approx(
+        (REPORTED[4]['dtd'] + REPORTED[4]['eurosat']) / 2)
+    for dataset in PAPER_DATASETS:
+        write(metrics_path(run_dir(root, dataset, 4, 1)), 60.0)
+    table = collect.FewShotTable(collect.scan(root))
+    assert table.reported('average', 4) == REPORTED_AVERAGE[4]
+
+
+def test_base_to_new_and_domain_sections(tmp_path):
+    root = str(tmp_path)
+    zero = zero_shot_dir(root, 'dtd', base_to_new=True)
+    write(metrics_path(zero, 'base'), 60.0)
+    write(metrics_path(zero, 'new'), 50.0)
+    for seed, (base, new) in ((1, (79.0, 59.0)), (2, (81.0, 61.0))):
+        folder = run_dir(root, 'dtd', 16, seed, base_to_new=True)
+        write(metrics_path(folder, 'base'), base)
+        write(metrics_path(folder, 'new'), new)
+    write(metrics_path(run_dir(root, 'imagenet', 16, 1)), 73.0)
+    write(metrics_path(run_dir(root, 'imagenet', 16, 1), 'imagenet_v2'),
+          64.0)
+    records = collect.scan(root)
+
+    lines, rows = collect.base_to_new_section(records)
+    assert '| DTD | zero-shot CLIP | 60.00 | 50.00 | 54.55 |' in lines
+    assert '| DTD | R-AMT (16 shots) | 80.00 ± 1.00 | 60.00 ± 1.00 | 68.57 |' \
+        in lines
+    h = [r for r in rows if r['test_set'] == 'harmonic mean'
+         and r['shots'] == 16]
+    assert h[0]['mean'] == pytest.approx(68.5714, abs=1e-4)
+
+    lines, rows = collect.domain_section(records)
+    assert '| R-AMT (16 shots) | 73.00 | 64.00 | – | – | – |' in lines
+    assert {r['test_set'] for r in rows} == {'imagenet', 'imagenet_v2'}
+    # The few-shot table ignores the base-to-new and variant files.
+    table = collect.FewShotTable(records)
+    assert table.datasets == ['imagenet']
+
+
+def test_collect_writes_markdown_csv_and_plot(sweep_root, tmp_path):
+    out_dir = str(tmp_path / 'out')
+    outputs = collect.collect(sweep_root, out_dir)
+    assert set(outputs) == {'markdown', 'csv', 'plot'}
+    with open(outputs['plot'], 'rb') as f:
+        assert f.read(8) == b'\x89PNG\r\n\x1a\n'
+    with open(outputs['markdown']) as f:
+        markdown = f.read()
+    assert 'reported (paper)' in markdown and 'measured (ours)' in markdown
+    assert 'Base-to-new' not in markdown
+    with open(outputs['csv']) as f:
+        rows = list(csv.DictReader(f))
+    dtd16 = {r['source']: r for r in rows
+             if r['dataset'] == 'dtd' and r['shots'] == '16'}
+    assert float(dtd16['measured (ours)']['mean']) == 72.0
+    assert dtd16['measured (ours)']['num_seeds'] == '3'
+    assert float(dtd16['reported (paper)']['mean']) == REPORTED[16]['dtd']
+
+
+def test_collect_without_few_shot_runs_has_no_plot(tmp_path):
+    root = str(tmp_path)
+    folder = run_dir(root, 'dtd', 16, 1, base_to_new=True)
+    write(metrics_path(folder, 'base'), 80.0)
+    outputs = collect.collect(root, str(tmp_path / 'out'))
+    assert 'plot' not in outputs
+    with pytest.raises(FileNotFoundError, match='sweep.py'):
+        collect.collect(str(tmp_path / 'out'), str(tmp_path / 'out2'))

@@ -1,0 +1,284 @@
+import importlib.util
+import os
+import os.path as osp
+import sys
+
+import pytest
+from rmt_testing import make_image_folder, write_tiny_config
+
+from rmt_mm.utils.experiments import (IMAGENET_VARIANTS, gdr_lambda,
+                                      metrics_path, run_dir, zero_shot_dir)
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def load_tool(name):
+    spec = importlib.util.spec_from_file_location(
+        f'tools_{name}', osp.join(REPO, 'tools', f'{name}.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+sweep = load_tool('sweep')
+DTD = osp.join(REPO, 'configs/rmt/rmt_vitb16_dtd_16shot.py')
+IMAGENET = osp.join(REPO, 'configs/rmt/rmt_vitb16_imagenet_16shot.py')
+
+
+def plan(argv):
+    args = sweep.parse_args(argv)
+    experiments = [sweep.load_experiment(n, c)
+                   for n, c in sweep.config_specs(args)]
+    variants = sweep.variant_datasets() if args.imagenet_variants else {}
+    return sweep.plan_runs(experiments, args, variants)
+
+
+def cfg_options(cmd):
+    return cmd[cmd.index('--cfg-options') + 1:]
+
+
+def touch(path, text='{}'):
+    os.makedirs(osp.dirname(path), exist_ok=True)
+    with open(path, 'w') as f:
+        f.write(text)
+
+
+@pytest.mark.parametrize('dataset,shots,base_to_new,lam', [
+    ('dtd', 16, False, 0.3),
+    ('eurosat', 16, False, 0.3),
+    ('my_folder', 16, False, 0.3),
+    ('imagenet', 16, False, 1.0),
+    ('sun397', 16, False, 1.0),
+    ('food101', 16, False, 1.0),
+    ('dtd', 1, False, 1.0),
+    ('dtd', 8, False, 1.0),
+    ('dtd', 16, True, 1.0),
+])
+def test_gdr_lambda_follows_the_paper(dataset, shots, base_to_new, lam):
+    assert gdr_lambda(dataset, shots, base_to_new) == lam
+
+
+def test_grid_order_options_and_commands(tmp_path):
+    root = str(tmp_path / 'sweep')
+    runs, finished = plan(['--datasets', 'dtd', '--config-template',
+                           osp.join(REPO, 'configs/rmt/rmt_vitb16_'
+                                    '{dataset}_16shot.py'),
+                           '--shots', '1', '16', '--seeds', '1', '2',
+                           '--work-root', root])
+    assert finished == 0
+    assert [r.label for r in runs] == [
+        'dtd shots=1 seed=1', 'dtd shots=1 seed=2', 'dtd shots=16 seed=1',
+        'dtd shots=16 seed=2'
+    ]
+    run = runs[3]
+    assert run.work_dir == run_dir(root, 'dtd', 16, 2)
+    train, test = run.steps
+    assert train.kind == 'train' and test.kind == 'test'
+    assert train.cmd[:3] == [sys.executable,
+                             osp.join(REPO, 'tools', 'train.py'), DTD]
+    assert train.cmd[3:5] == ['--work-dir', run.work_dir]
+    assert '--resume' not in train.cmd
+    assert cfg_options(train.cmd) == [
+        'train_dataloader.dataset.num_shots=16',
+        'train_dataloader.dataset.seed=2',
+        'val_dataloader.dataset.num_shots=16',
+        'val_dataloader.dataset.seed=2', 'randomness.seed=2',
+        'optim_wrapper.lam=0.3', 'optim_wrapper.seed=2'
+    ]
+    assert 'optim_wrapper.lam=1.0' in cfg_options(runs[0].steps[0].cmd)
+    assert test.cmd[1:4] == [
+        osp.join(REPO, 'tools', 'test.py'), DTD,
+        osp.join(run.work_dir, 'masks_final.pth')
+    ]
+    assert test.done_file == metrics_path(run.work_dir)
+    assert test.cmd[test.cmd.index('--out') + 1] == test.out_file
+    assert test.out_file != test.done_file
+    assert cfg_options(test.cmd) == ['randomness.seed=2']
+
+
+def test_config_without_val_gets_no_val_options(tmp_path):
+    runs, _ = plan(['--configs', f'imagenet={IMAGENET}', '--shots', '4',
+                    '--seeds', '3', '--work-root', str(tmp_path)])
+    options = cfg_options(runs[0].steps[0].cmd)
+    assert not any(o.startswith('val_dataloader') for o in options)
+    assert 'optim_wrapper.lam=1.0' in options
+
+
+def test_zero_shot_and_imagenet_variants(tmp_path):
+    root = str(tmp_path)
+    runs, _ = plan(['--configs', f'imagenet={IMAGENET}', '--shots', '16',
+                    '--seeds', '1', '--zero-shot', '--imagenet-variants',
+                    '--work-root', root,
+                    '--cfg-options', 'model.backbone.pretrained=/w.pt'])
+    zero, trained = runs
+    assert zero.label == 'imagenet zero-shot'
+    assert [s.done_file for s in zero.steps] == [
+        metrics_path(zero_shot_dir(root, 'imagenet'), t)
+        for t in [None] + list(IMAGENET_VARIANTS)
+    ]
+    for step in zero.steps:
+        assert step.cmd[2] == IMAGENET and step.cmd[3] == '--work-dir'
+    assert cfg_options(zero.steps[0].cmd) == [
+        'model.backbone.pretrained=/w.pt'
+    ]
+    assert cfg_options(zero.steps[1].cmd) == [
+        'test_dataloader.dataset.type=FewShotImageNetV2',
+        'test_dataloader.dataset.data_root=data/imagenetv2',
+        'model.backbone.pretrained=/w.pt'
+    ]
+    assert [s.kind for s in trained.steps] == ['train'] + ['test'] * 5
+    assert cfg_options(trained.steps[4].cmd)[:2] == [
+        'test_dataloader.dataset.type=FewShotImageNetA',
+        'test_dataloader.dataset.data_root=data/imagenet-adversarial'
+    ]
+    assert 'model.backbone.pretrained=/w.pt' in cfg_options(
+        trained.steps[0].cmd)
+
+
+def test_variants_only_apply_to_imagenet(tmp_path):
+    runs, _ = plan(['--configs', DTD, '--shots', '16', '--seeds', '1',
+                    '--imagenet-variants', '--work-root', str(tmp_path)])
+    assert runs[0].label.startswith('rmt_vitb16_dtd_16shot ')
+    assert [s.kind for s in runs[0].steps] == ['train', 'test']
+
+
+def test_base_to_new(tmp_path):
+    root = str(tmp_path)
+    runs, _ = plan(['--configs', f'dtd={DTD}', '--shots', '16', '--seeds',
+                    '1', '--base-to-new', '--zero-shot', '--work-root', root])
+    zero, trained = runs
+    assert zero.work_dir == zero_shot_dir(root, 'dtd', base_to_new=True)
+    assert trained.work_dir == run_dir(root, 'dtd', 16, 1, base_to_new=True)
+    options = cfg_options(trained.steps[0].cmd)
+    assert 'train_dataloader.dataset.subsample=base' in options
+    assert 'val_dataloader.dataset.subsample=base' in options
+    assert 'optim_wrapper.lam=1.0' in options
+    for run in runs:
+        tests = [s for s in run.steps if s.kind == 'test']
+        assert [cfg_options(s.cmd)[0] for s in tests] == [
+            'test_dataloader.dataset.subsample=base',
+            'test_dataloader.dataset.subsample=new'
+        ]
+        assert [s.done_file for s in tests] == [
+            metrics_path(run.work_dir, 'base'),
+            metrics_path(run.work_dir, 'new')
+        ]
+
+
+def test_finished_trained_and_interrupted_runs(tmp_path):
+    root = str(tmp_path)
+    argv = ['--configs', f'dtd={DTD}', '--shots', '1', '2', '4', '8',
+            '--seeds', '1', '--work-root', root]
+    finished = run_dir(root, 'dtd', 1, 1)
+    touch(metrics_path(finished))
+    trained = run_dir(root, 'dtd', 2, 1)
+    touch(osp.join(trained, 'masks_final.pth'))
+    resumable = run_dir(root, 'dtd', 4, 1)
+    touch(osp.join(resumable, 'epoch_3.pth'))
+    touch(osp.join(resumable, 'last_checkpoint'),
+          osp.join(resumable, 'epoch_3.pth'))
+    stale = run_dir(root, 'dtd', 8, 1)
+    touch(osp.join(stale, 'last_checkpoint'), osp.join(stale, 'gone.pth'))
+    touch(metrics_path(stale).replace('.json', '.partial.json'))
+
+    runs, done = plan(argv)
+    assert done == 1
+    by_dir = {r.work_dir: r for r in runs}
+    assert finished not in by_dir
+    assert [s.kind for s in by_dir[trained].steps] == ['test']
+    assert '--resume' in by_dir[resumable].steps[0].cmd
+    assert by_dir[stale].steps[0].kind == 'train'
+    assert '--resume' not in by_dir[stale].steps[0].cmd
+
+
+def test_gpus_use_dist_train(tmp_path):
+    runs, _ = plan(['--configs', DTD, '--shots', '1', '--seeds', '1',
+                    '--gpus', '4', '--train-args=--amp',
+                    '--work-root', str(tmp_path)])
+    train, test = runs[0].steps
+    assert train.cmd[:4] == ['bash', osp.join(REPO, 'tools',
+                                              'dist_train.sh'), DTD, '4']
+    assert '--amp' in train.cmd
+    assert test.cmd[1] == osp.join(REPO, 'tools', 'test.py')
+
+
+def test_config_names_and_errors(tmp_path):
+    args = sweep.parse_args(['--datasets', 'dtd', '--configs', 'a.py',
+                             'b=x/c.py'])
+    assert sweep.config_specs(args) == [
+        ('dtd', 'configs/rmt/rmt_vitb16_dtd_16shot.py'), ('a', 'a.py'),
+        ('b', 'x/c.py')
+    ]
+    with pytest.raises(ValueError, match='unique'):
+        sweep.config_specs(sweep.parse_args(['--configs', 'x/a.py',
+                                             'y/a.py']))
+    with pytest.raises(FileNotFoundError, match='nope'):
+        sweep.load_experiment('nope', str(tmp_path / 'nope.py'))
+    with pytest.raises(SystemExit):
+        sweep.parse_args(['--shots', '1'])
+
+
+def test_dry_run_prints_commands(tmp_path, capsys):
+    assert sweep.main(['--configs', f'dtd={DTD}', '--shots', '2',
+                       '--seeds', '1', '2', '--zero-shot', '--dry-run',
+                       '--work-root', str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert '3 run(s): 0 finished, 3 to do.' in out
+    assert '[1/3] dtd zero-shot' in out and '[3/3] dtd shots=2 seed=2' in out
+    assert 'train_dataloader.dataset.num_shots=2' in out
+    assert not os.listdir(tmp_path)
+
+
+def test_eta_and_duration():
+    steps = [sweep.Step('train', [], ''), sweep.Step('test', [], '')]
+    assert sweep.estimate_eta(steps, {'train': [10.0]}) is None
+    assert sweep.estimate_eta(steps, {
+        'train': [10.0, 20.0],
+        'test': [4.0]
+    }) == 19.0
+    assert sweep.format_duration(3725) == '1:02:05'
+    assert sweep.format_duration(None) == '?'
+
+
+def test_execute_renames_outputs_and_goes_on_after_failures(tmp_path,
+                                                            capsys):
+    def writer(path):
+        return [sys.executable, '-c', f'open({path!r}, "w").write("{{}}")']
+
+    good = str(tmp_path / 'good')
+    os.makedirs(good)
+    partial, done = osp.join(good, 'm.partial.json'), osp.join(good, 'm.json')
+    runs = [
+        sweep.Run('bad', str(tmp_path / 'bad'), [
+            sweep.Step('train', [sys.executable, '-c', 'raise SystemExit(3)'],
+                       str(tmp_path / 'bad' / 'never'))
+        ]),
+        sweep.Run('good', good,
+                  [sweep.Step('test', writer(partial), done, partial)]),
+    ]
+    assert sweep.execute(runs, fail_fast=False) == ['bad']
+    assert osp.isfile(done) and not osp.exists(partial)
+    out = capsys.readouterr().out
+    assert '[1/2] bad' in out and '[2/2] good' in out and 'FAILED' in out
+    assert 'SystemExit(3)' in open(tmp_path / 'bad' / 'sweep.log').read()
+    os.remove(done)
+    assert sweep.execute(runs, fail_fast=True) == ['bad']
+    assert not osp.exists(done)
+
+
+def test_real_tiny_sweep_and_restart(tmp_path, capsys):
+    config = write_tiny_config(
+        str(tmp_path / 'tiny.py'),
+        make_image_folder(str(tmp_path / 'images')),
+        epochs=1)
+    root = str(tmp_path / 'sweep')
+    argv = ['--configs', f'tiny={config}', '--shots', '1', '--seeds', '2',
+            '--work-root', root]
+    assert sweep.main(argv) == 0
+    folder = run_dir(root, 'tiny', 1, 2)
+    with open(metrics_path(folder)) as f:
+        assert 'accuracy/top1' in f.read()
+    assert osp.isfile(osp.join(folder, 'masks_final.pth'))
+    capsys.readouterr()
+    assert sweep.main(argv) == 0
+    assert '1 run(s): 1 finished, 0 to do.' in capsys.readouterr().out

@@ -1,0 +1,73 @@
+"""End to end: tools/train.py then tools/test.py, as a user runs them."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+from rmt_testing import REPO, make_image_folder, write_tiny_config
+
+from rmt_mm.utils import load_mask_file
+
+
+def run_tool(*args, check=True):
+    result = subprocess.run([sys.executable, *args], cwd=REPO,
+                            capture_output=True, text=True, timeout=300)
+    if check and result.returncode:
+        raise AssertionError(result.stdout[-3000:] + result.stderr[-3000:])
+    return result
+
+
+def test_train_then_test_from_the_mask_file(tmp_path):
+    data = make_image_folder(str(tmp_path / 'data'),
+                             classes=('cat', 'dog', 'bird', 'fish'))
+    config = write_tiny_config(str(tmp_path / 'tiny.py'), data,
+                               subsample='base')
+    work = str(tmp_path / 'work')
+    train = run_tool('tools/train.py', config, '--work-dir', work)
+    log = train.stdout + train.stderr
+    for key in ('loss_ce', 'loss_sparsity', 'reg_distill', 'grad_dropped',
+                'sparsity'):
+        assert f'{key}: ' in log, key
+
+    masks, meta = load_mask_file(os.path.join(work, 'masks_final.pth'))
+    assert meta['sparsity'] > 0  # lr 1e-2 for 3 epochs flips some masks
+    assert len(masks) == 5
+    # Resume checkpoints hold the scores, not the frozen CLIP.
+    checkpoint = torch.load(os.path.join(work, 'epoch_3.pth'),
+                            weights_only=False)
+    assert all('masks.scores.' in k for k in checkpoint['state_dict'])
+
+    results = {}
+    for name, extra in [
+        ('zero_shot', []),
+        ('base', [os.path.join(work, 'masks_final.pth')]),
+        ('resume_file', [os.path.join(work, 'epoch_3.pth')]),
+        ('new', [os.path.join(work, 'masks_final.pth'), '--cfg-options',
+                 'test_dataloader.dataset.subsample=new']),
+    ]:
+        out = str(tmp_path / f'{name}.json')
+        run_tool('tools/test.py', config, *extra, '--work-dir', work,
+                 '--out', out)
+        results[name] = json.load(open(out))['accuracy/top1']
+    assert results['base'] == results['resume_file']
+    assert all(0 <= v <= 100 for v in results.values())
+
+
+def test_config_without_dataset_is_rejected(tmp_path):
+    config = tmp_path / 'empty.py'
+    config.write_text(f"_base_ = ['{REPO}/configs/_base_/default_runtime.py',"
+                      f" '{REPO}/configs/_base_/models/rmt_vitb16.py']\n")
+    result = run_tool('tools/train.py', str(config), check=False)
+    assert result.returncode != 0
+    assert 'no train_dataloader.dataset' in result.stderr
+
+
+@pytest.mark.parametrize('lam', ['1.5', '-1'])
+def test_lambda_outside_unit_interval_is_rejected(tmp_path, lam):
+    config = write_tiny_config(str(tmp_path / 'tiny.py'), str(tmp_path))
+    result = run_tool('tools/train.py', config, '--cfg-options',
+                      f'optim_wrapper.lam={lam}', check=False)
+    assert result.returncode != 0
+    assert 'lambda must be a number in [0, 1]' in result.stderr

@@ -1,0 +1,111 @@
+import importlib.util
+import json
+import math
+import os.path as osp
+
+import pytest
+import torch
+
+from rmt_mm.utils import save_mask_file
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+PNG = b'\x89PNG\r\n\x1a\n'
+
+
+def load_tool(name):
+    spec = importlib.util.spec_from_file_location(
+        f'tools_{name}', osp.join(REPO, 'tools', f'{name}.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+visualize = load_tool('visualize')
+
+
+def keep(total, dropped, shape):
+    mask = torch.ones(total, dtype=torch.bool)
+    mask[:dropped] = False
+    return mask.reshape(shape)
+
+
+@pytest.fixture
+def masks():
+    """conv1 50% dropped, block 0 in_proj 25% and out_proj 0%, block 1
+    out_proj 75%; block 1 in_proj is not masked."""
+    prefix = 'visual.transformer.resblocks'
+    return {
+        'visual.conv1.weight': keep(8, 4, (2, 1, 2, 2)),
+        f'{prefix}.0.attn.in_proj_weight': keep(12, 3, (6, 2)),
+        f'{prefix}.0.attn.out_proj.weight': keep(4, 0, (2, 2)),
+        f'{prefix}.1.attn.out_proj.weight': keep(4, 3, (2, 2)),
+    }
+
+
+def test_sparsity_grid_numbers(masks):
+    grid = visualize.sparsity_grid(masks)
+    assert grid.rows == ['outside blocks', 'block 0', 'block 1']
+    assert grid.columns == ['conv1', 'attn.in_proj', 'attn.out_proj']
+    expected = [[0.5, None, None], [None, 0.25, 0.0], [None, None, 0.75]]
+    for row, values in zip(grid.sparsity, expected):
+        for value, want in zip(row, values):
+            assert (math.isnan(value) if want is None else value == want)
+    assert (grid.dropped, grid.total) == (10, 28)
+    assert grid.overall == pytest.approx(10 / 28)
+
+
+@pytest.mark.parametrize('name,cell', [
+    ('visual.transformer.resblocks.11.mlp.c_fc.weight',
+     ('block 11', 'mlp.c_fc')),
+    ('visual.transformer.resblocks.3.attn', ('block 3', 'attn')),
+    ('visual.layer2.1.conv3.weight', ('layer2.1', 'conv3')),
+    ('visual.attnpool.q_proj.weight', ('outside blocks', 'attnpool.q_proj')),
+    ('visual.conv1', ('outside blocks', 'conv1')),
+])
+def test_locate(name, cell):
+    assert visualize.locate(name) == cell
+
+
+def test_masks_command_draws_a_png(masks, tmp_path):
+    mask_file = str(tmp_path / 'masks_final.pth')
+    save_mask_file(mask_file, masks, dict(arch='tiny'))
+    out = visualize.main(['masks', mask_file, '--out',
+                          str(tmp_path / 'heat.png')])
+    with open(out, 'rb') as f:
+        assert f.read(8) == PNG
+    default = visualize.main(['masks', mask_file])
+    assert default == str(tmp_path / 'masks_final_sparsity.png')
+    assert osp.isfile(default)
+
+
+SELECTION = dict(
+    mode='importance',
+    groups=[
+        dict(name='visual.transformer.resblocks.0.attn', params=30,
+             score=0.5, selected=True),
+        dict(name='visual.transformer.resblocks.0.mlp', params=60,
+             score=0.1, selected=False),
+        dict(name='visual.conv1', params=8, score=0.3, selected=True),
+    ],
+    selected_names=[])
+
+
+def test_selection_bars():
+    bars = visualize.selection_bars(SELECTION)
+    assert [(b.label, b.score, b.params, b.selected) for b in bars] == [
+        ('block 0 attn', 0.5, 30, True),
+        ('block 0 mlp', 0.1, 60, False),
+        ('conv1', 0.3, 8, True),
+    ]
+    with pytest.raises(ValueError, match='importance'):
+        visualize.selection_bars(
+            dict(mode='fixed', groups=[], selected_names=['x']))
+
+
+def test_selection_command_draws_a_png(tmp_path):
+    path = tmp_path / 'mask_selection.json'
+    path.write_text(json.dumps(SELECTION))
+    out = visualize.main(['selection', str(path), '--out',
+                          str(tmp_path / 'bars.png')])
+    with open(out, 'rb') as f:
+        assert f.read(8) == PNG

@@ -1,0 +1,512 @@
+"""Speed and memory of R-AMT against full fine-tuning and plain open_clip.
+
+One run on the current device (CUDA when present, else CPU) measures, for a
+random-weight open_clip architecture and one batch size:
+
+* seconds per R-AMT training step: ``RMTClassifier.loss`` (student, teacher,
+  CE, sparsity, distillation) plus ``GradDropoutOptimWrapper.update_params``
+  (two gradients, gradient dropout, Adam);
+* seconds per full fine-tuning step of the same image encoder (forward,
+  backward and Adam on every image-encoder weight, CE on the same cached
+  text features), and of a frozen forward without autograd;
+* the peak memory of each of these three;
+* evaluation images per second of the masked model (``predict``), of the
+  exported plain open_clip model and of open_clip itself;
+* mask-file save and load time and size.
+
+Memory is the peak above the memory held right after the model (and, for
+training, its trainable tensors) was built, so model weights, mask scores
+and cached text features are excluded and gradients, optimizer state,
+activations and temporaries are included. On CUDA it is
+``torch.cuda.max_memory_allocated`` minus ``memory_allocated`` at that
+point. On CPU every training phase runs in a fresh forked process: the peak
+resident set (``VmHWM``, reset through ``/proc/self/clear_refs``) minus the
+resident set at that point.
+
+Example::
+
+    python tools/benchmark.py --arch ViT-B-16 --batch-size 8 \\
+        --json bench.json
+"""
+import argparse
+import gc
+import json
+import multiprocessing
+import operator
+import os
+import os.path as osp
+import statistics
+import sys
+import tempfile
+import time
+import traceback
+from contextlib import nullcontext
+from typing import Callable, Dict, List, Optional, Sequence
+
+import mmpretrain.models  # noqa: F401  (registry imports, once, pre-fork)
+import torch
+import torch.nn.functional as F
+from mmpretrain.structures import DataSample
+
+import rmt_mm  # noqa: F401  (registers components, applies shims)
+from rmt_mm.engine import AmpGradDropoutOptimWrapper, GradDropoutOptimWrapper
+from rmt_mm.models import RMTClassifier, build_open_clip
+
+CLASSNAMES = ('airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog',
+              'horse', 'ship', 'truck')
+TEMPLATES = ('a photo of a {}.', )
+LR = 8e-5
+LAM = 0.3
+#: Share of mask entries kept in the masks used for evaluation and files.
+KEEP_SHARE = 0.9
+COMPARE = {'<=': operator.le, '>=': operator.ge, '<': operator.lt}
+TRAIN_PHASES = ('rmt', 'finetune', 'forward')
+MIB = 1024**2
+#: (json key, description, comparison, bound) of each target.
+TARGETS = (
+    ('rmt_over_finetune_step', 'R-AMT step / fine-tune step', '<=', 1.75),
+    ('rmt_over_finetune_peak', 'R-AMT peak / fine-tune peak', '<=', 0.85),
+    ('masked_over_openclip_eval', 'masked eval / open_clip eval', '>=', 0.9),
+    ('exported_over_openclip_eval', 'exported eval / open_clip eval', '>=',
+     0.98),
+    ('mask_save_load_s', 'mask save + load (s)', '<', 1.0),
+)
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description='Benchmark R-AMT training, memory, evaluation and mask '
+        'files against full fine-tuning and plain open_clip (random '
+        'weights, no downloads).')
+    arch = parser.add_mutually_exclusive_group()
+    arch.add_argument(
+        '--arch', default='ViT-B-16', help='open_clip model name')
+    arch.add_argument(
+        '--arch-json',
+        help='open_clip model config as a JSON string or a JSON file')
+    parser.add_argument('--batch-size', type=int, default=8)
+    parser.add_argument(
+        '--repeats', type=int, default=3, help='timed repetitions')
+    parser.add_argument(
+        '--warmup', type=int, default=1, help='untimed repetitions first')
+    parser.add_argument('--dtype', choices=['fp32', 'bf16'], default='fp32',
+                        help='dtype of weights, scores and inputs')
+    parser.add_argument(
+        '--amp',
+        action='store_true',
+        help='bf16 autocast with fp32 weights (CUDA only; the R-AMT step '
+        'then uses AmpGradDropoutOptimWrapper)')
+    parser.add_argument(
+        '--device', choices=['auto', 'cpu', 'cuda'], default='auto')
+    parser.add_argument(
+        '--threads',
+        type=int,
+        help='torch CPU threads (default: every core this process may use)')
+    parser.add_argument('--json', help='write the figures to this file')
+    args = parser.parse_args(argv)
+    if args.device == 'auto':
+        args.device = 'cuda' if torch.cuda.is_available() else 'cpu'
+    if args.amp and args.device != 'cuda':
+        parser.error('--amp needs CUDA (mixed-precision optim wrappers '
+                     'require an accelerator); use --dtype bf16 on CPU.')
+    if args.amp and args.dtype != 'fp32':
+        parser.error('--amp autocasts fp32 weights; drop --dtype bf16.')
+    if min(args.batch_size, args.repeats) < 1 or args.warmup < 0:
+        parser.error('--batch-size and --repeats must be >= 1, --warmup '
+                     '>= 0.')
+    if args.arch_json is not None:
+        text = args.arch_json
+        if osp.isfile(text):
+            with open(text) as f:
+                text = f.read()
+        args.arch = json.loads(text)
+    if args.threads is None:
+        args.threads = len(os.sched_getaffinity(0))
+    return args
+
+
+# --------------------------------------------------------------- building
+def dtype_of(args: argparse.Namespace) -> torch.dtype:
+    return torch.bfloat16 if args.dtype == 'bf16' else torch.float32
+
+
+def autocast(args: argparse.Namespace):
+    """bf16 autocast under ``--amp``, nothing otherwise."""
+    if not args.amp:
+        return nullcontext()
+    return torch.autocast(args.device, dtype=torch.bfloat16)
+
+
+def build_model(args: argparse.Namespace) -> RMTClassifier:
+    """The R-AMT classifier (paper mask set) on the benchmark device."""
+    torch.manual_seed(0)
+    model = RMTClassifier(
+        backbone=dict(type='MaskedCLIP', arch=args.arch),
+        classnames=CLASSNAMES,
+        templates=TEMPLATES)
+    return model.to(device=args.device, dtype=dtype_of(args))
+
+
+def image_size(model: RMTClassifier) -> int:
+    size = model.backbone.clip.visual.image_size
+    return size[0] if isinstance(size, (tuple, list)) else int(size)
+
+
+def make_batch(model: RMTClassifier, args: argparse.Namespace) -> tuple:
+    """Normalised random images and their ``DataSample`` labels."""
+    generator = torch.Generator().manual_seed(1)
+    size = image_size(model)
+    images = torch.randn(
+        args.batch_size, 3, size, size, generator=generator).to(
+            device=args.device, dtype=dtype_of(args))
+    samples = [
+        DataSample().set_gt_label(i % len(CLASSNAMES))
+        for i in range(args.batch_size)
+    ]
+    return images, samples
+
+
+def set_random_masks(model: RMTClassifier) -> None:
+    """Masks that drop about ``1 - KEEP_SHARE`` of the entries."""
+    generator = torch.Generator().manual_seed(2)
+    model.backbone.load_hard_masks({
+        name: torch.rand(tuple(scores.shape), generator=generator) <
+        KEEP_SHARE
+        for name, scores in model.backbone.masks.items()
+    })
+
+
+def openclip_logits(clip: torch.nn.Module, images: torch.Tensor,
+                    text_features: torch.Tensor) -> torch.Tensor:
+    """``RMTClassifier.logits`` computed by a plain open_clip model."""
+    features = clip.encode_image(images, normalize=True)
+    return clip.logit_scale.exp() * features @ text_features.t()
+
+
+# ------------------------------------------------------------- the steps
+def rmt_step(model: RMTClassifier, args: argparse.Namespace) -> Callable:
+    """One R-AMT step with the real loss and optim wrapper."""
+    images, samples = make_batch(model, args)
+    model.train()
+    optimizer = torch.optim.Adam(model.backbone.masks.parameters(), lr=LR)
+    if args.amp:
+        wrapper = AmpGradDropoutOptimWrapper(
+            optimizer=optimizer, lam=LAM, dtype='bfloat16')
+    else:
+        wrapper = GradDropoutOptimWrapper(optimizer=optimizer, lam=LAM)
+
+    def step():
+        with wrapper.optim_context(model):
+            losses = model.loss(images, samples)
+        wrapper.update_params(losses['loss_ce'] + losses['loss_sparsity'])
+
+    return step
+
+
+def finetune_step(model: RMTClassifier, args: argparse.Namespace) -> Callable:
+    """One full fine-tuning step of the plain open_clip image encoder."""
+    images, samples = make_batch(model, args)
+    labels = torch.cat([s.gt_label for s in samples]).to(args.device)
+    clip = model.backbone.clip
+    clip.train()
+    clip.visual.requires_grad_(True)
+    optimizer = torch.optim.Adam(clip.visual.parameters(), lr=LR)
+
+    def step():
+        with autocast(args):
+            logits = openclip_logits(clip, images, model.text_features)
+            loss = F.cross_entropy(logits, labels)
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    return step
+
+
+def forward_step(model: RMTClassifier, args: argparse.Namespace) -> Callable:
+    """The frozen forward as the teacher runs it (train mode, no grad)."""
+    images, _ = make_batch(model, args)
+    model.train()
+
+    def step():
+        with torch.no_grad(), autocast(args):
+            model.logits(images, masked=False)
+
+    return step
+
+
+STEP_BUILDERS = dict(rmt=rmt_step, finetune=finetune_step, forward=forward_step)
+
+
+# ------------------------------------------------------ timing and memory
+def synchronize(device: str) -> None:
+    if device == 'cuda':
+        torch.cuda.synchronize()
+
+
+def time_calls(fn: Callable, device: str, repeats: int,
+               warmup: int = 0) -> List[float]:
+    """Seconds of each of ``repeats`` calls, after ``warmup`` calls."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        synchronize(device)
+        start = time.perf_counter()
+        fn()
+        synchronize(device)
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def _proc_status_kib(field: str) -> int:
+    with open('/proc/self/status') as f:
+        for line in f:
+            if line.startswith(field + ':'):
+                return int(line.split()[1])
+    raise RuntimeError(f'/proc/self/status has no {field}')
+
+
+class PeakMemory:
+    """Peak memory above a baseline taken by :meth:`start`."""
+
+    def __init__(self, device: str) -> None:
+        self.device = device
+        self.baseline = 0
+
+    @property
+    def method(self) -> str:
+        if self.device == 'cuda':
+            return ('torch.cuda.max_memory_allocated minus memory_allocated '
+                    'after building')
+        return ('peak RSS (VmHWM, reset via /proc/self/clear_refs) minus RSS '
+                'after building, fresh forked process per phase')
+
+    def start(self) -> None:
+        gc.collect()
+        if self.device == 'cuda':
+            torch.cuda.synchronize()
+            torch.cuda.empty_cache()
+            torch.cuda.reset_peak_memory_stats()
+            self.baseline = torch.cuda.memory_allocated()
+            return
+        self.baseline = _proc_status_kib('VmRSS') * 1024
+        with open('/proc/self/clear_refs', 'w') as f:
+            f.write('5')  # resets the peak resident set size (VmHWM)
+
+    def peak_mb(self) -> float:
+        if self.device == 'cuda':
+            torch.cuda.synchronize()
+            peak = torch.cuda.max_memory_allocated()
+        else:
+            peak = _proc_status_kib('VmHWM') * 1024
+        return (peak - self.baseline) / MIB
+
+
+def measure_phase(phase: str, args: argparse.Namespace) -> Dict:
+    """Median step seconds and peak memory of one training-side phase."""
+    torch.set_num_threads(args.threads)
+    model = build_model(args)
+    step = STEP_BUILDERS[phase](model, args)
+    memory = PeakMemory(args.device)
+    memory.start()
+    times = time_calls(step, args.device, args.repeats, args.warmup)
+    return dict(step_s=statistics.median(times), peak_mb=memory.peak_mb(),
+                memory_method=memory.method)
+
+
+def _child(send, fn: Callable, fn_args: tuple) -> None:
+    try:
+        send.send(('ok', fn(*fn_args)))
+    except BaseException:  # reported to the parent, which re-raises
+        send.send(('error', traceback.format_exc()))
+    finally:
+        send.close()
+
+
+def run_in_fresh_process(fn: Callable, *fn_args):
+    """``fn(*fn_args)`` in a forked process (which has its own peak RSS).
+
+    Forking is safe here because the parent has run no torch computation
+    yet (no intra-op thread pool, no CUDA context) and it skips the import
+    cost of a new interpreter.
+    """
+    context = multiprocessing.get_context('fork')
+    receive, send = context.Pipe(duplex=False)
+    process = context.Process(target=_child, args=(send, fn, fn_args))
+    process.start()
+    send.close()
+    try:
+        status, payload = receive.recv()
+    except EOFError:
+        process.join()
+        raise RuntimeError(
+            f'The benchmark process died (exit code {process.exitcode}); '
+            'out of memory? Try a smaller --batch-size.') from None
+    process.join()
+    if status == 'error':
+        raise RuntimeError(f'Benchmark phase failed:\n{payload}')
+    return payload
+
+
+# ------------------------------------------------- evaluation, mask files
+def measure_eval(model: RMTClassifier, args: argparse.Namespace) -> Dict:
+    """Images per second of masked, exported and plain open_clip models.
+
+    The three are timed in turn within each repetition, so drifts of the
+    machine's speed hit them alike.
+    """
+    images, _ = make_batch(model, args)
+    model.eval()
+    exported = build_open_clip(model.backbone.arch)
+    exported.load_state_dict(model.backbone.export_state_dict())
+    exported.to(device=args.device, dtype=dtype_of(args)).eval()
+    text = model.text_features
+    runs = dict(
+        masked=lambda: model.predict(images),
+        exported=lambda: F.softmax(
+            openclip_logits(exported, images, text), -1).argmax(-1),
+        openclip=lambda: F.softmax(
+            openclip_logits(model.backbone.clip, images, text), -1).argmax(
+                -1))
+    times = {name: [] for name in runs}
+    with torch.no_grad(), autocast(args):
+        for _ in range(args.warmup):
+            for run in runs.values():
+                run()
+        for _ in range(args.repeats):
+            for name, run in runs.items():
+                times[name] += time_calls(run, args.device, repeats=1)
+    return {
+        f'eval_{name}_ips': args.batch_size / statistics.median(t)
+        for name, t in times.items()
+    }
+
+
+def measure_mask_files(model: RMTClassifier,
+                       args: argparse.Namespace) -> Dict:
+    """Median save and load seconds and the size of the mask file."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = osp.join(tmp, 'masks.pth')
+        save, load = [], []
+        for _ in range(args.warmup + args.repeats):
+            start = time.perf_counter()
+            size = model.backbone.save_masks(path)
+            save.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            model.backbone.load_masks(path)
+            load.append(time.perf_counter() - start)
+    timed = slice(args.warmup, None)
+    return dict(mask_save_s=statistics.median(save[timed]),
+                mask_load_s=statistics.median(load[timed]),
+                mask_file_bytes=size)
+
+
+# --------------------------------------------------------------- report
+def add_ratios(results: Dict) -> None:
+    results.update(
+        rmt_over_finetune_step=results['rmt_step_s'] /
+        results['finetune_step_s'],
+        rmt_over_finetune_peak=results['rmt_peak_mb'] /
+        results['finetune_peak_mb'],
+        rmt_over_forward_step=results['rmt_step_s'] / results['forward_s'],
+        finetune_over_forward_step=results['finetune_step_s'] /
+        results['forward_s'],
+        masked_over_openclip_eval=results['eval_masked_ips'] /
+        results['eval_openclip_ips'],
+        exported_over_openclip_eval=results['eval_exported_ips'] /
+        results['eval_openclip_ips'],
+        mask_save_load_s=results['mask_save_s'] + results['mask_load_s'])
+    results['targets'] = {
+        key: dict(bound=f'{op} {bound}',
+                  met=bool(COMPARE[op](results[key], bound)))
+        for key, _, op, bound in TARGETS
+    }
+
+
+def format_report(r: Dict) -> str:
+    s = r['settings']
+    arch = s['arch'] if isinstance(s['arch'], str) else 'custom (JSON)'
+    lines = [
+        f"R-AMT benchmark: {arch}, batch {s['batch_size']}, "
+        f"{s['image_size']} px, {s['dtype']}{' + amp' if s['amp'] else ''},"
+        f" {s['device']} ({s['threads']} threads), {s['warmup']} warm-up + "
+        f"{s['repeats']} timed (median)",
+        f"memory: {s['memory_method']}",
+        f"1-min load average before/after: {s['load_average'][0]:.1f} / "
+        f"{s['load_average'][1]:.1f} (other processes on {os.cpu_count()} "
+        'cores skew the figures)',
+        '',
+        f"{'phase':<34}{'time':>16}{'peak memory':>16}",
+        f"{'R-AMT training step':<34}{r['rmt_step_s']:>14.3f} s"
+        f"{r['rmt_peak_mb']:>12.0f} MiB",
+        f"{'full fine-tuning step':<34}{r['finetune_step_s']:>14.3f} s"
+        f"{r['finetune_peak_mb']:>12.0f} MiB",
+        f"{'frozen forward (no grad)':<34}{r['forward_s']:>14.3f} s"
+        f"{r['forward_peak_mb']:>12.0f} MiB",
+        f"{'eval masked (predict)':<34}{r['eval_masked_ips']:>12.2f} img/s",
+        f"{'eval exported open_clip':<34}"
+        f"{r['eval_exported_ips']:>12.2f} img/s",
+        f"{'eval open_clip':<34}{r['eval_openclip_ips']:>12.2f} img/s",
+        f"{'mask file save':<34}{r['mask_save_s']:>14.3f} s",
+        f"{'mask file load':<34}{r['mask_load_s']:>14.3f} s",
+        f"{'mask file size':<34}{r['mask_file_bytes'] / MIB:>12.3f} MiB",
+        '',
+        f"{'ratio':<34}{'measured':>10}{'target':>10}",
+        f"{'R-AMT step / forward':<34}{r['rmt_over_forward_step']:>10.2f}",
+        f"{'fine-tune step / forward':<34}"
+        f"{r['finetune_over_forward_step']:>10.2f}",
+    ]
+    for key, name, op, bound in TARGETS:
+        verdict = 'PASS' if r['targets'][key]['met'] else 'MISS'
+        lines.append(f'{name:<34}{r[key]:>10.3f}{op + " " + str(bound):>10}'
+                     f'  {verdict}')
+    return '\n'.join(lines)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> Dict:
+    """Runs every measurement, prints the report, returns the figures."""
+    args = parse_args(argv)
+    load_before = os.getloadavg()[0]
+    results = {}
+    for phase in TRAIN_PHASES:
+        # CPU peak RSS needs a process of its own per phase; CUDA peaks are
+        # reset in place.
+        measured = (measure_phase(phase, args) if args.device == 'cuda' else
+                    run_in_fresh_process(measure_phase, phase, args))
+        key = 'forward_s' if phase == 'forward' else f'{phase}_step_s'
+        results[key] = measured['step_s']
+        results[f'{phase}_peak_mb'] = measured['peak_mb']
+        memory_method = measured['memory_method']
+    torch.set_num_threads(args.threads)
+    model = build_model(args)
+    set_random_masks(model)
+    results.update(measure_eval(model, args))
+    results.update(measure_mask_files(model, args))
+    add_ratios(results)
+    results['settings'] = dict(
+        arch=args.arch,
+        batch_size=args.batch_size,
+        image_size=image_size(model),
+        repeats=args.repeats,
+        warmup=args.warmup,
+        dtype=args.dtype,
+        amp=args.amp,
+        device=args.device,
+        threads=args.threads,
+        load_average=[load_before, os.getloadavg()[0]],
+        memory_method=memory_method,
+        lr=LR,
+        lam=LAM,
+        num_classes=len(CLASSNAMES),
+        torch=torch.__version__,
+        rmt_mm=rmt_mm.__version__)
+    print(format_report(results))
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump(results, f, indent=2)
+    return results
+
+
+if __name__ == '__main__':
+    main(sys.argv[1:])

@@ -1,0 +1,468 @@
+"""Runs R-AMT over datasets x shots x seeds and tests every run.
+
+Each run trains with ``tools/train.py`` (or ``tools/dist_train.sh`` with
+``--gpus N``) in ``<work-root>/<dataset>/shots_<K>/seed_<S>/``, with the
+run's shots, seed and gradient-dropout lambda (method.md section 5) given as
+``--cfg-options``, then evaluates ``masks_final.pth`` with ``tools/test.py
+--out metrics.json``. A run whose metrics files all exist is skipped, so a
+stopped sweep continues where it was when started again with the same
+arguments: an interrupted training resumes from its last checkpoint
+(``--resume``), or starts over when it saved none.
+
+Other protocols:
+
+- ``--zero-shot``: also tests CLIP without masks once per dataset
+  (``<dataset>/zero_shot/metrics.json``).
+- ``--base-to-new``: trains on the base half of the classes and tests on
+  the base and the new half (``<dataset>/base2new/shots_<K>/seed_<S>/
+  metrics_{base,new}.json``); lambda is 1.0.
+- ``--imagenet-variants``: tests the masks of the ``imagenet`` runs (and
+  zero-shot CLIP) on ImageNet-V2/-Sketch/-A/-R as well
+  (``metrics_imagenet_{v2,sketch,a,r}.json``). The test set is swapped with
+  ``--cfg-options``: the keys of ``test_dataloader.dataset`` in
+  ``configs/_base_/datasets/imagenet_{v2,sketch,a,r}.py`` that differ from
+  the ImageNet config's (type and data_root).
+
+Examples::
+
+    python tools/sweep.py --datasets dtd eurosat --shots 1 2 4 8 16 \\
+        --seeds 1 2 3 --zero-shot
+    python tools/sweep.py --datasets imagenet --shots 16 \\
+        --imagenet-variants --zero-shot --gpus 4
+    python tools/sweep.py --configs digits=configs/demo/rmt_tiny_digits.py \\
+        --shots 1 2 4 --seeds 1 2 --zero-shot --dry-run
+"""
+import argparse
+import os
+import os.path as osp
+import shlex
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from mmengine.config import Config
+
+from rmt_mm.engine.hooks.mask_file_hook import FINAL_MASK_FILE
+from rmt_mm.utils.experiments import (IMAGENET_VARIANTS, SEEDS, SHOTS,
+                                      gdr_lambda, metrics_path, run_dir,
+                                      zero_shot_dir)
+
+TOOLS_DIR = osp.dirname(osp.abspath(__file__))
+VARIANT_CONFIG = osp.join(
+    osp.dirname(TOOLS_DIR), 'configs', '_base_', 'datasets', '{}.py')
+SWEEP_LOG = 'sweep.log'
+
+
+@dataclass
+class Experiment:
+    """One dataset of the sweep and the parts of its config the plan needs.
+
+    Attributes:
+        name: Folder name below the sweep root; ``imagenet`` enables
+            ``--imagenet-variants``.
+        config: The config file.
+        has_val: Whether the config has a ``val_dataloader``.
+        test_dataset: The config's ``test_dataloader.dataset``.
+    """
+    name: str
+    config: str
+    has_val: bool
+    test_dataset: dict
+
+
+@dataclass
+class Step:
+    """One command of a run.
+
+    Attributes:
+        kind: ``'train'`` or ``'test'``.
+        cmd: The command line.
+        done_file: Exists once the step succeeded.
+        out_file: The command's ``--out``, renamed to ``done_file`` on
+            success so that a killed test leaves no metrics file behind.
+    """
+    kind: str
+    cmd: List[str]
+    done_file: str
+    out_file: Optional[str] = None
+
+
+@dataclass
+class Run:
+    """The steps of one training run (or of one dataset's zero-shot
+    tests) that are still to do."""
+    label: str
+    work_dir: str
+    steps: List[Step]
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description='Run R-AMT over datasets x shots x seeds, then test.',
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split('Examples::')[1])
+    parser.add_argument(
+        '--datasets',
+        nargs='+',
+        default=[],
+        help='dataset names, filled into --config-template')
+    parser.add_argument(
+        '--config-template',
+        default='configs/rmt/rmt_vitb16_{dataset}_16shot.py',
+        help='config path with a {dataset} field')
+    parser.add_argument(
+        '--configs',
+        nargs='+',
+        default=[],
+        metavar='[NAME=]CONFIG',
+        help='more configs to sweep, each named NAME (default: the file '
+        'name without .py)')
+    parser.add_argument(
+        '--shots', nargs='+', type=int, default=list(SHOTS))
+    parser.add_argument(
+        '--seeds', nargs='+', type=int, default=list(SEEDS))
+    parser.add_argument(
+        '--work-root',
+        default='work_dirs/sweep',
+        help='root of the run folders')
+    parser.add_argument(
+        '--gpus',
+        type=int,
+        default=1,
+        help='processes per training run; more than one trains with '
+        'tools/dist_train.sh (tests always run in one process)')
+    parser.add_argument(
+        '--zero-shot',
+        action='store_true',
+        help='also test zero-shot CLIP once per dataset')
+    parser.add_argument(
+        '--base-to-new',
+        action='store_true',
+        help='train on the base classes, test on base and new classes')
+    parser.add_argument(
+        '--imagenet-variants',
+        action='store_true',
+        help='also test the imagenet runs on ImageNet-V2/-Sketch/-A/-R')
+    parser.add_argument(
+        '--lam',
+        type=float,
+        help='use this gradient-dropout lambda for every run instead of '
+        "the paper's rule (give such a sweep its own --work-root)")
+    parser.add_argument(
+        '--train-args',
+        default='',
+        help='extra tools/train.py arguments, as one string: '
+        '--train-args="--amp"')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        default=[],
+        help='extra key=value overrides for training and testing, e.g. '
+        'model.backbone.pretrained=/models/ViT-B-16.pt')
+    parser.add_argument(
+        '--dry-run',
+        action='store_true',
+        help='print the commands of the unfinished runs and exit')
+    parser.add_argument(
+        '--fail-fast',
+        action='store_true',
+        help='stop at the first failed command (default: go on with the '
+        'next run and exit 1 at the end)')
+    args = parser.parse_args(argv)
+    if not args.datasets and not args.configs:
+        parser.error('give --datasets and/or --configs')
+    if '{dataset}' not in args.config_template and args.datasets:
+        parser.error('--config-template needs a {dataset} field')
+    if args.gpus < 1:
+        parser.error('--gpus must be at least 1')
+    if any(k < 1 for k in args.shots):
+        parser.error('--shots must be positive')
+    return args
+
+
+def config_specs(args: argparse.Namespace) -> List[Tuple[str, str]]:
+    """``(name, config path)`` of every dataset, in command-line order."""
+    specs = [(name, args.config_template.format(dataset=name))
+             for name in args.datasets]
+    for spec in args.configs:
+        name, sep, path = spec.partition('=')
+        if not sep:
+            name, path = osp.splitext(osp.basename(spec))[0], spec
+        specs.append((name, path))
+    names = [name for name, _ in specs]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ValueError(f'Dataset names must be unique; {duplicates} '
+                         'repeat. Name configs with NAME=CONFIG.')
+    return specs
+
+
+def load_experiment(name: str, config: str) -> Experiment:
+    """Reads what the plan needs from ``config``."""
+    if not osp.isfile(config):
+        raise FileNotFoundError(f'Config {config!r} (dataset {name!r}) '
+                                'does not exist.')
+    cfg = Config.fromfile(config, import_custom_modules=False)
+    test_loader = cfg.get('test_dataloader') or {}
+    return Experiment(
+        name=name,
+        config=config,
+        has_val=bool(cfg.get('val_dataloader')),
+        test_dataset=dict(test_loader.get('dataset') or {}))
+
+
+def variant_datasets() -> Dict[str, dict]:
+    """``test_dataloader.dataset`` of each ImageNet variant's config."""
+    datasets = {}
+    for variant in IMAGENET_VARIANTS:
+        cfg = Config.fromfile(
+            VARIANT_CONFIG.format(variant), import_custom_modules=False)
+        datasets[variant] = dict(cfg.test_dataloader.dataset)
+    return datasets
+
+
+def options(values: Dict[str, object]) -> List[str]:
+    """``key=value`` strings for ``--cfg-options``."""
+    return [f'{key}={value}' for key, value in values.items()]
+
+
+def train_options(exp: Experiment, shots: int, seed: int, lam: float,
+                  base_to_new: bool) -> List[str]:
+    """The ``--cfg-options`` that make ``exp``'s config one run."""
+    loaders = ['train_dataloader'] + (['val_dataloader']
+                                      if exp.has_val else [])
+    values: Dict[str, object] = {}
+    for loader in loaders:
+        values[f'{loader}.dataset.num_shots'] = shots
+        values[f'{loader}.dataset.seed'] = seed
+        if base_to_new:
+            values[f'{loader}.dataset.subsample'] = 'base'
+    values['randomness.seed'] = seed
+    values['optim_wrapper.lam'] = lam
+    # Seeds the gradient-dropout draws, which the run's seed would not.
+    values['optim_wrapper.seed'] = seed
+    return options(values)
+
+
+def test_options(exp: Experiment, target: Optional[str],
+                 variants: Dict[str, dict]) -> List[str]:
+    """The ``--cfg-options`` that point the test set at ``target``."""
+    if target is None:
+        return []
+    if target in ('base', 'new'):
+        return options({'test_dataloader.dataset.subsample': target})
+    changed = {
+        f'test_dataloader.dataset.{key}': value
+        for key, value in variants[target].items()
+        if key != 'pipeline' and exp.test_dataset.get(key) != value
+    }
+    return options(changed)
+
+
+def test_targets(exp: Experiment,
+                 args: argparse.Namespace) -> List[Optional[str]]:
+    """What the masks (or zero-shot CLIP) of ``exp`` are tested on."""
+    if args.base_to_new:
+        return ['base', 'new']
+    targets: List[Optional[str]] = [None]
+    if args.imagenet_variants and exp.name == 'imagenet':
+        targets += list(IMAGENET_VARIANTS)
+    return targets
+
+
+def training_state(work_dir: str) -> str:
+    """``'done'`` (final masks saved), ``'resume'`` (a checkpoint to
+    resume from) or ``'start'``."""
+    if osp.isfile(osp.join(work_dir, FINAL_MASK_FILE)):
+        return 'done'
+    marker = osp.join(work_dir, 'last_checkpoint')
+    if osp.isfile(marker):
+        with open(marker) as f:
+            checkpoint = f.read().strip()
+        if osp.isfile(checkpoint) or osp.isfile(
+                osp.join(work_dir, osp.basename(checkpoint))):
+            return 'resume'
+    return 'start'
+
+
+def with_options(cmd: List[str], cfg_options: List[str]) -> List[str]:
+    return cmd + (['--cfg-options'] + cfg_options if cfg_options else [])
+
+
+def train_command(exp: Experiment, work_dir: str, cfg_options: List[str],
+                  args: argparse.Namespace, resume: bool) -> List[str]:
+    if args.gpus > 1:
+        cmd = ['bash', osp.join(TOOLS_DIR, 'dist_train.sh'), exp.config,
+               str(args.gpus)]
+    else:
+        cmd = [sys.executable, osp.join(TOOLS_DIR, 'train.py'), exp.config]
+    cmd += ['--work-dir', work_dir] + (['--resume'] if resume else [])
+    cmd += shlex.split(args.train_args)
+    return with_options(cmd, cfg_options)
+
+
+def test_step(exp: Experiment, folder: str, checkpoint: Optional[str],
+              target: Optional[str], cfg_options: List[str]) -> Step:
+    done = metrics_path(folder, target)
+    out = osp.splitext(done)[0] + '.partial.json'
+    cmd = [sys.executable, osp.join(TOOLS_DIR, 'test.py'), exp.config]
+    cmd += [checkpoint] if checkpoint else []
+    cmd += ['--work-dir', osp.join(folder, 'eval'), '--out', out]
+    return Step('test', with_options(cmd, cfg_options), done, out)
+
+
+def plan_runs(experiments: Sequence[Experiment], args: argparse.Namespace,
+              variants: Dict[str, dict]) -> Tuple[List[Run], int]:
+    """Every unfinished run of the sweep, with only its missing steps.
+
+    Returns:
+        The runs to do, in order, and the number of finished runs.
+    """
+    runs, finished = [], 0
+
+    def add(run: Run) -> None:
+        nonlocal finished
+        if run.steps:
+            runs.append(run)
+        else:
+            finished += 1
+
+    for exp in experiments:
+        targets = test_targets(exp, args)
+        if args.zero_shot:
+            folder = zero_shot_dir(args.work_root, exp.name, args.base_to_new)
+            add(Run(f'{exp.name} zero-shot', folder, [
+                test_step(exp, folder, None, t,
+                          test_options(exp, t, variants) + args.cfg_options)
+                for t in targets if not osp.isfile(metrics_path(folder, t))
+            ]))
+        for shots in args.shots:
+            for seed in args.seeds:
+                folder = run_dir(args.work_root, exp.name, shots, seed,
+                                 args.base_to_new)
+                # A CLIP without pretrained weights (tiny demo models) is
+                # initialised from the seed: test the network that trained.
+                seeded = [f'randomness.seed={seed}']
+                steps = [
+                    test_step(exp, folder,
+                              osp.join(folder, FINAL_MASK_FILE), t,
+                              test_options(exp, t, variants) + seeded +
+                              args.cfg_options) for t in targets
+                    if not osp.isfile(metrics_path(folder, t))
+                ]
+                state = training_state(folder)
+                if steps and state != 'done':
+                    lam = args.lam if args.lam is not None else gdr_lambda(
+                        exp.name, shots, args.base_to_new)
+                    cfg_options = train_options(exp, shots, seed, lam,
+                                                args.base_to_new)
+                    steps.insert(0, Step(
+                        'train',
+                        train_command(exp, folder,
+                                      cfg_options + args.cfg_options, args,
+                                      state == 'resume'),
+                        osp.join(folder, FINAL_MASK_FILE)))
+                add(Run(f'{exp.name} shots={shots} seed={seed}', folder,
+                        steps))
+    return runs, finished
+
+
+def format_duration(seconds: Optional[float]) -> str:
+    if seconds is None:
+        return '?'
+    seconds = int(round(seconds))
+    return f'{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}'
+
+
+def estimate_eta(remaining: Sequence[Step],
+                 durations: Dict[str, List[float]]) -> Optional[float]:
+    """Seconds left: each remaining step at the mean duration of finished
+    steps of its kind; ``None`` while a kind has no finished step yet."""
+    total = 0.0
+    for step in remaining:
+        done = durations.get(step.kind)
+        if not done:
+            return None
+        total += sum(done) / len(done)
+    return total
+
+
+def run_step(step: Step, log_file: str) -> bool:
+    """Runs one command with its output appended to ``log_file``."""
+    os.makedirs(osp.dirname(log_file), exist_ok=True)
+    with open(log_file, 'a') as log:
+        log.write(f'\n$ {shlex.join(step.cmd)}\n')
+        log.flush()
+        code = subprocess.call(step.cmd, stdout=log, stderr=subprocess.STDOUT)
+    if code != 0:
+        return False
+    if step.out_file is not None:
+        os.replace(step.out_file, step.done_file)
+    # A successful training writes its final masks; anything else is a bug
+    # worth surfacing rather than a silently untested run.
+    return osp.isfile(step.done_file)
+
+
+def tail(path: str, lines: int = 20) -> str:
+    with open(path, errors='replace') as f:
+        return ''.join(f.readlines()[-lines:])
+
+
+def execute(runs: Sequence[Run], fail_fast: bool) -> List[str]:
+    """Runs the plan, printing progress; returns the failed runs."""
+    durations: Dict[str, List[float]] = {}
+    failed = []
+    start = time.time()
+    for index, run in enumerate(runs, 1):
+        remaining = [step for r in runs[index - 1:] for step in r.steps]
+        eta = estimate_eta(remaining, durations)
+        kinds = ', '.join(
+            'train (resume)' if '--resume' in s.cmd else s.kind
+            for s in run.steps)
+        print(f'[{index}/{len(runs)}] {run.label}: {kinds}  (elapsed '
+              f'{format_duration(time.time() - start)}, ETA '
+              f'{format_duration(eta)})', flush=True)
+        log_file = osp.join(run.work_dir, SWEEP_LOG)
+        for step in run.steps:
+            began = time.time()
+            if not run_step(step, log_file):
+                print(f'    FAILED: {shlex.join(step.cmd)}\n    log: '
+                      f'{log_file}\n{tail(log_file)}', flush=True)
+                failed.append(run.label)
+                if fail_fast:
+                    return failed
+                break
+            durations.setdefault(step.kind, []).append(time.time() - began)
+    print(f'Sweep done in {format_duration(time.time() - start)}: '
+          f'{len(runs) - len(failed)} run(s) finished, {len(failed)} failed.')
+    return failed
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = parse_args(argv)
+    experiments = [load_experiment(n, c) for n, c in config_specs(args)]
+    variants = variant_datasets() if args.imagenet_variants else {}
+    runs, finished = plan_runs(experiments, args, variants)
+    print(f'{len(runs) + finished} run(s): {finished} finished, '
+          f'{len(runs)} to do.')
+    if args.dry_run:
+        for index, run in enumerate(runs, 1):
+            print(f'[{index}/{len(runs)}] {run.label}')
+            for step in run.steps:
+                print(f'    {shlex.join(step.cmd)}')
+        return 0
+    try:
+        failed = execute(runs, args.fail_fast)
+    except KeyboardInterrupt:
+        print('\nInterrupted; run the same command again to continue.')
+        return 130
+    if failed:
+        print('Failed: ' + '; '.join(failed))
+        return 1
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,206 @@
+"""Pictures of a run: where the masks cut, and what the selector chose.
+
+Subcommands::
+
+    # per-layer sparsity heatmap of a mask file: rows = blocks, columns =
+    # masked tensors (attn.in_proj, attn.out_proj, ..., conv1)
+    python tools/visualize.py masks WORK_DIR/masks_final.pth --out masks.png
+    # ParameterSelector's importance scores, selected groups highlighted
+    python tools/visualize.py selection WORK_DIR/mask_selection.json \\
+        --out selection.png
+"""
+import argparse
+import json
+import os.path as osp
+import re
+from dataclasses import dataclass
+from typing import Dict, List, Optional
+
+import numpy as np
+from torch import Tensor
+
+from rmt_mm.utils import load_mask_file
+
+#: ``visual.transformer.resblocks.<i>.<kind>`` (ViT) or
+#: ``visual.layer<j>.<i>.<kind>`` (ResNet) weights and groups.
+BLOCK_PATTERN = re.compile(
+    r'^visual\.(?:transformer\.resblocks\.(?P<vit>\d+)|'
+    r'(?P<resnet>layer\d+\.\d+))(?:\.(?P<kind>.+?))?(?:\.weight|_weight)?$')
+OUTSIDE_BLOCKS = 'outside blocks'
+
+
+@dataclass
+class SparsityGrid:
+    """Sparsity of every masked tensor laid out as blocks x kinds.
+
+    Attributes:
+        rows: Row labels: :data:`OUTSIDE_BLOCKS` (conv1, ...) first when
+            present, then the blocks in model order.
+        columns: Tensor kinds (``conv1``, ``attn.in_proj``, ...).
+        sparsity: ``len(rows) x len(columns)`` share of entries masked out
+            (0..1); NaN where no tensor is masked.
+        dropped: Entries masked out over all tensors.
+        total: Entries of all masked tensors.
+    """
+    rows: List[str]
+    columns: List[str]
+    sparsity: np.ndarray
+    dropped: int
+    total: int
+
+    @property
+    def overall(self) -> float:
+        return self.dropped / self.total if self.total else 0.0
+
+
+def locate(name: str):
+    """``(row, column)`` of a masked weight name or selector group name."""
+    match = BLOCK_PATTERN.match(name)
+    if match is None:
+        short = re.sub(r'(?:\.weight|_weight)$', '',
+                       re.sub(r'^visual\.', '', name))
+        return OUTSIDE_BLOCKS, short
+    row = (f'block {match["vit"]}'
+           if match['vit'] is not None else match['resnet'])
+    return row, match['kind'] or 'block'
+
+
+def sparsity_grid(masks: Dict[str, Tensor]) -> SparsityGrid:
+    """Lays out the share of masked-out entries of each tensor.
+
+    Args:
+        masks: ``{weight name: boolean keep-mask}`` as returned by
+            :func:`rmt_mm.utils.load_mask_file`.
+    """
+    cells, rows, columns = {}, [], []
+    dropped = total = 0
+    for name, mask in masks.items():
+        row, column = locate(name)
+        rows += [row] if row not in rows else []
+        columns += [column] if column not in columns else []
+        kept = int(mask.sum())
+        cells[(row, column)] = 1 - kept / mask.numel()
+        dropped += mask.numel() - kept
+        total += mask.numel()
+    if OUTSIDE_BLOCKS in rows:
+        rows.remove(OUTSIDE_BLOCKS)
+        rows.insert(0, OUTSIDE_BLOCKS)
+    grid = np.full((len(rows), len(columns)), np.nan)
+    for (row, column), value in cells.items():
+        grid[rows.index(row), columns.index(column)] = value
+    return SparsityGrid(rows, columns, grid, dropped, total)
+
+
+@dataclass
+class Bar:
+    """One candidate group of the selector."""
+    label: str
+    score: float
+    params: int
+    selected: bool
+
+
+def selection_bars(record: dict) -> List[Bar]:
+    """The scored groups of a ``mask_selection.json``, in model order.
+
+    Raises:
+        ValueError: For a fixed selection, which scores nothing.
+    """
+    if not record.get('groups'):
+        raise ValueError(
+            f"The selection (mode {record.get('mode')!r}) has no scored "
+            "groups; only ParameterSelector(mode='importance') scores them.")
+    bars = []
+    for group in record['groups']:
+        row, column = locate(group['name'])
+        label = column if row == OUTSIDE_BLOCKS else f'{row} {column}'
+        bars.append(Bar(label, float(group['score']), int(group['params']),
+                        bool(group['selected'])))
+    return bars
+
+
+def _pyplot():
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def draw_sparsity(grid: SparsityGrid, out: str, title: str) -> None:
+    plt = _pyplot()
+    height = 1.2 + 0.35 * len(grid.rows)
+    fig, ax = plt.subplots(figsize=(2.0 + 1.6 * len(grid.columns), height))
+    cmap = plt.get_cmap('viridis').with_extremes(bad='#dddddd')
+    percent = np.ma.masked_invalid(grid.sparsity * 100)
+    image = ax.imshow(percent, cmap=cmap, aspect='auto', vmin=0,
+                      vmax=max(float(percent.max() or 0), 1e-6))
+    for (i, j), value in np.ndenumerate(grid.sparsity):
+        if not np.isnan(value):
+            ax.text(j, i, f'{value:.1%}', ha='center', va='center',
+                    fontsize=8, color='white' if value * 100 <
+                    0.6 * image.norm.vmax else 'black')
+    ax.set_xticks(range(len(grid.columns)), grid.columns)
+    ax.set_yticks(range(len(grid.rows)), grid.rows)
+    ax.set_title(f'{title}\n{grid.overall:.2%} of {grid.total:,} masked '
+                 'entries are masked out', fontsize=9)
+    fig.colorbar(image, ax=ax, label='masked out (%)')
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+
+
+def draw_selection(bars: List[Bar], out: str, title: str) -> None:
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 1.0 + 0.28 * len(bars)))
+    positions = np.arange(len(bars))
+    colors = ['tab:red' if b.selected else 'tab:gray' for b in bars]
+    ax.barh(positions, [b.score for b in bars], color=colors)
+    ax.set_yticks(positions, [b.label for b in bars], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel('importance score')
+    chosen = sum(b.params for b in bars if b.selected)
+    ax.set_title(f'{title}\nselected (red): '
+                 f'{sum(b.selected for b in bars)} of {len(bars)} groups, '
+                 f'{chosen:,} entries', fontsize=9)
+    ax.grid(axis='x', alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description='Plot R-AMT masks and parameter selections.',
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split('Subcommands::')[1])
+    sub = parser.add_subparsers(dest='command', required=True)
+    masks = sub.add_parser('masks', help='sparsity heatmap of a mask file')
+    masks.add_argument('mask_file', help='masks_*.pth')
+    masks.add_argument(
+        '--out', help='PNG path (default: next to the mask file)')
+    selection = sub.add_parser(
+        'selection', help='importance scores of mask_selection.json')
+    selection.add_argument('selection_file', help='mask_selection.json')
+    selection.add_argument(
+        '--out', help='PNG path (default: next to the json)')
+    return parser.parse_args(argv)
+
+
+def main(argv: Optional[List[str]] = None) -> str:
+    """Draws the requested picture and returns its path."""
+    args = parse_args(argv)
+    if args.command == 'masks':
+        masks, _ = load_mask_file(args.mask_file)
+        out = args.out or osp.splitext(args.mask_file)[0] + '_sparsity.png'
+        draw_sparsity(sparsity_grid(masks), out, args.mask_file)
+    else:
+        with open(args.selection_file) as f:
+            bars = selection_bars(json.load(f))
+        out = args.out or osp.splitext(args.selection_file)[0] + '.png'
+        draw_selection(bars, out, args.selection_file)
+    print(f'Wrote {out}')
+    return out
+
+
+if __name__ == '__main__':
+    main()

@@ -229,11 +229,14 @@ class FewShotTable:
 
     @property
     def columns(self) -> List[str]:
-        return self.datasets + [AVERAGE]
+        """The datasets, plus their average when there are several."""
+        return self.datasets + ([AVERAGE] if len(self.datasets) > 1 else [])
 
     def markdown(self) -> List[str]:
         header = ['shots', 'source'] + [
-            display_name(d) for d in self.datasets] + ['Average']
+            'Average' if d == AVERAGE else display_name(d)
+            for d in self.columns
+        ]
         rows = []
         for shots in self.shots:
             rows.append([shots_label(shots), MEASURED] + [

@@ -36,6 +36,7 @@ import argparse
 import os
 import os.path as osp
 import shlex
+import signal
 import subprocess
 import sys
 import time
@@ -246,7 +247,7 @@ def train_options(exp: Experiment, shots: int, seed: int, lam: float,
     return options(values)
 
 
-def test_options(exp: Experiment, target: Optional[str],
+def eval_options(exp: Experiment, target: Optional[str],
                  variants: Dict[str, dict]) -> List[str]:
     """The ``--cfg-options`` that point the test set at ``target``."""
     if target is None:
@@ -261,7 +262,7 @@ def test_options(exp: Experiment, target: Optional[str],
     return options(changed)
 
 
-def test_targets(exp: Experiment,
+def eval_targets(exp: Experiment,
                  args: argparse.Namespace) -> List[Optional[str]]:
     """What the masks (or zero-shot CLIP) of ``exp`` are tested on."""
     if args.base_to_new:
@@ -272,19 +273,26 @@ def test_targets(exp: Experiment,
     return targets
 
 
-def training_state(work_dir: str) -> str:
-    """``'done'`` (final masks saved), ``'resume'`` (a checkpoint to
-    resume from) or ``'start'``."""
+def training_state(work_dir: str) -> Tuple[str, Optional[str]]:
+    """Where the training of a run stands.
+
+    Returns:
+        ``('done', None)`` once the final masks are saved, ``('resume',
+        checkpoint)`` when an interrupted run left a checkpoint, else
+        ``('start', None)``.
+    """
     if osp.isfile(osp.join(work_dir, FINAL_MASK_FILE)):
-        return 'done'
+        return 'done', None
     marker = osp.join(work_dir, 'last_checkpoint')
     if osp.isfile(marker):
         with open(marker) as f:
-            checkpoint = f.read().strip()
-        if osp.isfile(checkpoint) or osp.isfile(
-                osp.join(work_dir, osp.basename(checkpoint))):
-            return 'resume'
-    return 'start'
+            recorded = f.read().strip()
+        # The marker may hold a path from before the folder was moved.
+        for checkpoint in (recorded,
+                           osp.join(work_dir, osp.basename(recorded))):
+            if recorded and osp.isfile(checkpoint):
+                return 'resume', checkpoint
+    return 'start', None
 
 
 def with_options(cmd: List[str], cfg_options: List[str]) -> List[str]:
@@ -292,18 +300,20 @@ def with_options(cmd: List[str], cfg_options: List[str]) -> List[str]:
 
 
 def train_command(exp: Experiment, work_dir: str, cfg_options: List[str],
-                  args: argparse.Namespace, resume: bool) -> List[str]:
+                  args: argparse.Namespace,
+                  resume: Optional[str]) -> List[str]:
     if args.gpus > 1:
         cmd = ['bash', osp.join(TOOLS_DIR, 'dist_train.sh'), exp.config,
                str(args.gpus)]
     else:
         cmd = [sys.executable, osp.join(TOOLS_DIR, 'train.py'), exp.config]
-    cmd += ['--work-dir', work_dir] + (['--resume'] if resume else [])
+    cmd += ['--work-dir', work_dir] + (['--resume', resume]
+                                       if resume else [])
     cmd += shlex.split(args.train_args)
     return with_options(cmd, cfg_options)
 
 
-def test_step(exp: Experiment, folder: str, checkpoint: Optional[str],
+def eval_step(exp: Experiment, folder: str, checkpoint: Optional[str],
               target: Optional[str], cfg_options: List[str]) -> Step:
     done = metrics_path(folder, target)
     out = osp.splitext(done)[0] + '.partial.json'
@@ -330,12 +340,12 @@ def plan_runs(experiments: Sequence[Experiment], args: argparse.Namespace,
             finished += 1
 
     for exp in experiments:
-        targets = test_targets(exp, args)
+        targets = eval_targets(exp, args)
         if args.zero_shot:
             folder = zero_shot_dir(args.work_root, exp.name, args.base_to_new)
             add(Run(f'{exp.name} zero-shot', folder, [
-                test_step(exp, folder, None, t,
-                          test_options(exp, t, variants) + args.cfg_options)
+                eval_step(exp, folder, None, t,
+                          eval_options(exp, t, variants) + args.cfg_options)
                 for t in targets if not osp.isfile(metrics_path(folder, t))
             ]))
         for shots in args.shots:
@@ -346,13 +356,13 @@ def plan_runs(experiments: Sequence[Experiment], args: argparse.Namespace,
                 # initialised from the seed: test the network that trained.
                 seeded = [f'randomness.seed={seed}']
                 steps = [
-                    test_step(exp, folder,
+                    eval_step(exp, folder,
                               osp.join(folder, FINAL_MASK_FILE), t,
-                              test_options(exp, t, variants) + seeded +
+                              eval_options(exp, t, variants) + seeded +
                               args.cfg_options) for t in targets
                     if not osp.isfile(metrics_path(folder, t))
                 ]
-                state = training_state(folder)
+                state, checkpoint = training_state(folder)
                 if steps and state != 'done':
                     lam = args.lam if args.lam is not None else gdr_lambda(
                         exp.name, shots, args.base_to_new)
@@ -362,7 +372,7 @@ def plan_runs(experiments: Sequence[Experiment], args: argparse.Namespace,
                         'train',
                         train_command(exp, folder,
                                       cfg_options + args.cfg_options, args,
-                                      state == 'resume'),
+                                      checkpoint),
                         osp.join(folder, FINAL_MASK_FILE)))
                 add(Run(f'{exp.name} shots={shots} seed={seed}', folder,
                         steps))
@@ -440,6 +450,10 @@ def execute(runs: Sequence[Run], fail_fast: bool) -> List[str]:
     return failed
 
 
+def _raise_interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
     experiments = [load_experiment(n, c) for n, c in config_specs(args)]
@@ -453,6 +467,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             for step in run.steps:
                 print(f'    {shlex.join(step.cmd)}')
         return 0
+    # Stopped by a scheduler: end the running command too (subprocess kills
+    # its child when the wait is interrupted by an exception).
+    signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         failed = execute(runs, args.fail_fast)
     except KeyboardInterrupt:

@@ -26,12 +26,17 @@ def _load_local_checkpoint(filename: str, map_location=None):
     return torch.load(filename, map_location=map_location, weights_only=False)
 
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
 def atomic_write_bytes(data: bytes, filepath: str) -> None:
     """Writes ``data`` so that ``filepath`` is either old or complete."""
     folder = osp.dirname(osp.abspath(filepath))
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix='.tmp_')
     try:
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates files as 0600
         with os.fdopen(fd, 'wb') as f:
             f.write(data)
             f.flush()

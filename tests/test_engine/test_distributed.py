@@ -6,6 +6,7 @@ import os.path as osp
 import socket
 import subprocess
 import sys
+import time
 
 import pytest
 import torch
@@ -15,13 +16,13 @@ from mmengine.config import Config
 from mmengine.dist import all_gather
 from mmengine.model import MMDistributedDataParallel
 from mmpretrain.structures import DataSample
-from rmt_testing import TINY_VIT, make_image_folder
+from rmt_testing import (REPO, TINY_VIT, make_image_folder,
+                          write_tiny_config)
 
 from rmt_mm.engine.grad_dropout import GradDropoutOptimWrapper
 from rmt_mm.models import RMTClassifier
 from rmt_mm.utils.mask_file import load_mask_file
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CLASSES = ('cat', 'dog', 'bird')
 WORLD_SIZE = 2
 PER_RANK = 4
@@ -76,10 +77,13 @@ def global_batch(step: int, rank: int = 0, world_size: int = 1) -> dict:
         ])
 
 
-def flat_scores(model: RMTClassifier) -> torch.Tensor:
-    return torch.cat([
-        s.detach().reshape(-1) for _, s in model.backbone.masks.items()
-    ])
+def final_state(model: RMTClassifier) -> torch.Tensor:
+    """``(2, N)``: all mask scores and the model's hard masks, flattened."""
+    backbone = model.backbone
+    scores = torch.cat([s.detach().reshape(-1) for _, s in
+                        backbone.masks.items()])
+    masks = torch.cat([m.reshape(-1) for m in backbone.hard_masks().values()])
+    return torch.stack([scores, masks.to(scores.dtype)])
 
 
 def _worker(rank: int, port: int, out_file: str) -> None:
@@ -99,7 +103,7 @@ def _worker(rank: int, port: int, out_file: str) -> None:
             for step in range(STEPS):
                 model.train_step(
                     global_batch(step, rank, WORLD_SIZE), optim_wrapper)
-            results[name] = torch.stack(all_gather(flat_scores(model.module)))
+            results[name] = torch.stack(all_gather(final_state(model.module)))
         if rank == 0:
             torch.save(results, out_file)
     finally:
@@ -108,16 +112,23 @@ def _worker(rank: int, port: int, out_file: str) -> None:
 
 @pytest.fixture(scope='module')
 def two_process_scores(tmp_path_factory):
-    """``{run: (2, num_scores)}``: each rank's final scores, all-gathered."""
+    """``{run: (rank, 2, N)}``: each rank's :func:`final_state`,
+    all-gathered."""
     out_file = str(tmp_path_factory.mktemp('ddp') / 'scores.pth')
     # fork: the workers reuse this process's imports (spawn re-imports
     # torch, mmengine and mmpretrain in each worker, ~15 s on 2 cores).
-    mp.start_processes(
+    workers = mp.start_processes(
         _worker,
         args=(free_port(), out_file),
         nprocs=WORLD_SIZE,
-        join=True,
+        join=False,
         start_method='fork')
+    deadline = time.monotonic() + 120
+    while not workers.join(timeout=1):
+        if time.monotonic() > deadline:
+            for process in workers.processes:
+                process.kill()
+            pytest.fail('the gloo workers did not finish within 120 s')
     return torch.load(out_file)
 
 
@@ -133,14 +144,10 @@ def one_process_scores():
             optim_wrapper = build_optim_wrapper(model, lam)
             for step in range(STEPS):
                 model.train_step(global_batch(step), optim_wrapper)
-            results[name] = flat_scores(model)
+            results[name] = final_state(model)
         return results
     finally:
         torch.set_num_threads(threads)
-
-
-def hard(scores: torch.Tensor) -> torch.Tensor:
-    return scores > THRESHOLD
 
 
 def test_ranks_see_different_data():
@@ -151,12 +158,11 @@ def test_ranks_see_different_data():
 
 @pytest.mark.parametrize('run', ['lam1', 'lam03'])
 def test_masks_identical_across_ranks(two_process_scores, run):
-    scores = two_process_scores[run]
-    masks = hard(scores)
+    (scores0, masks0), (scores1, masks1) = two_process_scores[run]
     # The lr moves scores across the threshold: masks really trained.
-    assert (~masks[0]).sum() > 0
-    assert torch.equal(masks[0], masks[1])
-    assert torch.equal(scores[0], scores[1])
+    assert (masks0 == 0).sum() > 0
+    assert torch.equal(masks0, masks1)
+    assert torch.equal(scores0, scores1)
 
 
 @pytest.mark.parametrize('run', ['lam0', 'lam1'])
@@ -170,66 +176,43 @@ def test_two_processes_equal_one_process_on_global_batch(
     them by about the lr (5e-3). Masks must agree wherever the score is
     farther than that rounding tolerance from the threshold.
     """
-    single = one_process_scores[run]
-    distributed = two_process_scores[run][0]
-    assert (~hard(single)).sum() > 0
+    scores, masks = one_process_scores[run]
+    dist_scores, dist_masks = two_process_scores[run][0]
+    assert (masks == 0).sum() > 0
     torch.testing.assert_close(
-        distributed, single, rtol=0, atol=SUM_ORDER_ATOL)
-    decided = (single - THRESHOLD).abs() > SUM_ORDER_ATOL
+        dist_scores, scores, rtol=0, atol=SUM_ORDER_ATOL)
+    decided = (scores - THRESHOLD).abs() > SUM_ORDER_ATOL
     assert decided.float().mean() > 0.99
-    assert torch.equal(hard(distributed)[decided], hard(single)[decided])
+    assert torch.equal(dist_masks[decided], masks[decided])
 
 
 def test_dist_train_sh_end_to_end(tmp_path):
-    data_root = make_image_folder(str(tmp_path / 'data'), per_class=4)
+    data_root = make_image_folder(str(tmp_path / 'data'))
     work_dir = tmp_path / 'work'
-    config = tmp_path / 'ddp_cfg.py'
-    config.write_text(tiny_config(data_root, global_batch_size=4))
+    # global_batch_size=4 over 2 processes: batches of 2 per process.
+    config = write_tiny_config(
+        str(tmp_path / 'ddp_cfg.py'), data_root, epochs=1)
     env = dict(
         os.environ,
         PORT=str(free_port()),
         OMP_NUM_THREADS='1',
         PATH=f'{osp.dirname(sys.executable)}:{os.environ["PATH"]}')
     proc = subprocess.run(
-        ['bash', osp.join(REPO, 'tools', 'dist_train.sh'),
-         str(config), '2', '--work-dir', str(work_dir), '--no-validate'],
+        ['bash', osp.join(REPO, 'tools', 'dist_train.sh'), config, '2',
+         '--work-dir', str(work_dir)],
         cwd=str(tmp_path), env=env, capture_output=True, text=True,
         timeout=300)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0, log[-5000:]
 
     masks, meta = load_mask_file(str(work_dir / 'masks_final.pth'))
     assert meta['arch'] == TINY_VIT and masks
     dumped = Config.fromfile(str(work_dir / 'ddp_cfg.py'))
+    assert dumped.global_batch_size == 4
     assert dumped.train_dataloader.batch_size == 2
     assert dumped.model_wrapper_cfg.device_ids is None
-    # 3 classes x 4 shots split over 2 ranks: 6 images, 3 batches of 2 each.
-    log = proc.stdout + proc.stderr
-    assert 'Epoch(train) [1][3/3]' in log, log[-3000:]
     assert 'Distributed training: True' in log
-
-
-def tiny_config(data_root: str, **options) -> str:
-    """The tiny ViT, 4 shots per class, 1 epoch, augmentation on."""
-    lines = [
-        "_base_ = ['{0}/configs/_base_/default_runtime.py', "
-        "'{0}/configs/_base_/schedules/rmt_adam_30e.py']".format(REPO),
-        f'model = dict(type="RMTClassifier", backbone=dict('
-        f'type="MaskedCLIP", arch={TINY_VIT!r}))',
-        'optim_wrapper = dict(lam=1.0, optimizer=dict(lr=1e-2))',
-        'auto_scale_lr = dict(enable=False)',
-        "param_scheduler = [dict(type='ConstantLR', factor=1.0)]",
-        'train_cfg = dict(max_epochs=1, val_interval=1)',
-        'test_cfg = None',
-        'default_hooks = dict(logger=dict(interval=1))',
-        "train_dataloader = dict(batch_size=1, num_workers=0, "
-        "sampler=dict(type='DefaultSampler', shuffle=True), "
-        "collate_fn=dict(type='default_collate'), dataset=dict("
-        f"type='FewShotImageFolder', data_root={data_root!r}, "
-        "split='train', num_shots=4, seed=1, pipeline=["
-        "dict(type='LoadImageFromFile'), dict(type='RandomResizedCrop', "
-        "scale=32, crop_ratio_range=(0.5, 1.0), backend='pillow'), "
-        "dict(type='RandomFlip', prob=0.5, direction='horizontal'), "
-        "dict(type='PackInputs')]))",
-    ]
-    lines += [f'{key} = {value!r}' for key, value in options.items()]
-    return '\n'.join(lines) + '\n'
+    # 3 classes x 4 shots over 2 ranks: 6 images, 3 batches of 2 each.
+    assert 'Epoch(train) [1][3/3]' in log
+    # Validation ran distributed too (results gathered over gloo).
+    assert 'accuracy/top1' in log

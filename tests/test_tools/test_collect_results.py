@@ -134,7 +134,7 @@ def test_base_to_new_and_domain_sections(tmp_path):
     assert {r['test_set'] for r in rows} == {'imagenet', 'imagenet_v2'}
     # The few-shot table ignores the base-to-new and variant files.
     table = collect.FewShotTable(records)
-    assert table.datasets == ['imagenet']
+    assert table.datasets == table.columns == ['imagenet']
 
 
 def test_collect_writes_markdown_csv_and_plot(sweep_root, tmp_path):

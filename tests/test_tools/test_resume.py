@@ -5,6 +5,7 @@ import os.path as osp
 import signal
 import subprocess
 import sys
+from typing import List, Tuple
 
 import pytest
 import torch
@@ -54,21 +55,20 @@ class DieHalfway:
 
 @HOOKS.register_module()
 class RMTTestKillHook(Hook):
-    """Kills the process after iteration ``iter`` of epoch index ``epoch``,
-    or, with ``iter=None``, in the middle of writing the checkpoint of
-    epoch ``epoch`` (1-based, as in epoch_N.pth)."""
+    """Kills the process after iteration ``iteration`` (0-based) of epoch
+    index ``epoch``, or, without ``iteration``, half-way through writing
+    the checkpoint of epoch ``epoch`` (1-based, as in epoch_N.pth)."""
 
-    def __init__(self, epoch, iter=None):
-        self.epoch, self.iter = epoch, iter
+    def __init__(self, epoch, iteration=None):
+        self.epoch, self.iteration = epoch, iteration
 
     def after_train_iter(self, runner, batch_idx, data_batch=None,
                          outputs=None):
-        if self.iter is not None and (runner.epoch, batch_idx) == (
-                self.epoch, self.iter):
+        if (runner.epoch, batch_idx) == (self.epoch, self.iteration):
             die()
 
     def before_save_checkpoint(self, runner, checkpoint):
-        if self.iter is not None or runner.epoch + 1 != self.epoch:
+        if self.iteration is not None or runner.epoch + 1 != self.epoch:
             return
         real_open = io.open
 
@@ -81,29 +81,48 @@ class RMTTestKillHook(Hook):
 
 
 def train(cfg: str, work_dir: str, *options: str) -> subprocess.Popen:
+    """Starts tools/train.py; its output goes to ``work_dir + '.log'``."""
     env = dict(
         os.environ,
         OMP_NUM_THREADS='1',
         PYTHONPATH=os.pathsep.join(
             [osp.dirname(cfg),
              os.environ.get('PYTHONPATH', '')]))
-    log = open(osp.join(osp.dirname(work_dir), osp.basename(work_dir) +
-                        '.log'), 'w')
-    with log:
+    with open(work_dir + '.log', 'w') as log:
         return subprocess.Popen(
             [sys.executable, osp.join(REPO, 'tools', 'train.py'), cfg,
              '--work-dir', work_dir, '--no-validate', *options],
             cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
-def finish(proc: subprocess.Popen, work_dir: str) -> int:
-    code = proc.wait(timeout=300)
+def finish(proc: subprocess.Popen, work_dir: str) -> Tuple[int, str]:
+    """Waits for a :func:`train` process: (exit code, its output)."""
+    try:
+        code = proc.wait(timeout=300)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise
     with open(work_dir + '.log') as f:
-        log = f.read()
-    return code, log
+        return code, f.read()
 
 
-def final_state(work_dir: str):
+def kill_options(**where) -> List[str]:
+    """``--cfg-options`` that add the kill hook (see ``KILL_HOOK``)."""
+    return ['--cfg-options', 'default_hooks.kill.type=RMTTestKillHook'] + [
+        f'default_hooks.kill.{key}={value}' for key, value in where.items()]
+
+
+KILLED_RUNS = {
+    # After the 2nd iteration of the 3rd epoch (epoch_2.pth saved).
+    'mid_epoch': kill_options(epoch=2, iteration=1),
+    # Half-way through writing epoch_3.pth. mmengine's CheckpointHook
+    # deletes the oldest kept checkpoint before writing the new one, so the
+    # default runtime keeps two: a complete one survives the write.
+    'saving': kill_options(epoch=3),
+}
+
+
+def final_state(work_dir: str) -> Tuple[dict, dict]:
     """(hard masks from masks_final.pth, mask scores of the last
     checkpoint)."""
     masks, _ = load_mask_file(osp.join(work_dir, 'masks_final.pth'))
@@ -114,8 +133,12 @@ def final_state(work_dir: str):
 
 
 @pytest.fixture(scope='module')
-def setup(tmp_path_factory):
-    """The config, and the uninterrupted run (started, not waited for)."""
+def runs(tmp_path_factory):
+    """Starts the uninterrupted run and every killed run at once.
+
+    Yields:
+        The config and ``{run: (work_dir, process)}``.
+    """
     root = tmp_path_factory.mktemp('resume')
     data_root = make_image_folder(str(root / 'data'))
     cfg = write_tiny_config(str(root / 'cfg.py'), data_root, epochs=EPOCHS)
@@ -124,19 +147,46 @@ def setup(tmp_path_factory):
                 "custom_imports = dict(imports=['rmt_mm', 'kill_hook'], "
                 'allow_failed_imports=False)\n')
     (root / 'kill_hook.py').write_text(KILL_HOOK)
-    reference = str(root / 'reference')
-    return cfg, reference, train(cfg, reference)
+    started = {}
+    for name, options in dict(reference=[], **KILLED_RUNS).items():
+        work_dir = str(root / name)
+        started[name] = work_dir, train(cfg, work_dir, *options)
+    yield cfg, started
+    for _, proc in started.values():
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
-def reference_state(setup):
-    _, reference, proc = setup
+def finish_killed(runs, name: str) -> str:
+    """Waits for a killed run; checks that it was killed and left only
+    complete checkpoints. Returns its work dir."""
+    work_dir, proc = runs[1][name]
+    code, log = finish(proc, work_dir)
+    assert code == -signal.SIGKILL, log[-3000:]
+    assert not osp.exists(osp.join(work_dir, 'masks_final.pth'))
+    for filename in os.listdir(work_dir):
+        if filename.endswith('.pth'):
+            torch.load(osp.join(work_dir, filename), weights_only=False)
+    with open(osp.join(work_dir, 'last_checkpoint')) as f:
+        last = f.read().strip()
+    assert last == osp.join(work_dir, 'epoch_2.pth')
+    assert osp.isfile(last), f'last_checkpoint names a deleted {last}'
+    return work_dir
+
+
+def resume_and_compare(runs, work_dir: str, *options: str) -> None:
+    """Resumes a killed run; its final masks and scores must equal the
+    uninterrupted run's exactly."""
+    cfg, started = runs
+    code, log = finish(train(cfg, work_dir, '--resume', *options), work_dir)
+    assert code == 0, log[-3000:]
+    assert 'resumed epoch: 2' in log
+
+    reference, proc = started['reference']
     code, log = finish(proc, reference)
     assert code == 0, log[-3000:]
-    return final_state(reference)
-
-
-def assert_same_final_masks(setup, work_dir: str):
-    ref_masks, ref_scores = reference_state(setup)
+    ref_masks, ref_scores = final_state(reference)
     masks, scores = final_state(work_dir)
     assert list(masks) == list(ref_masks)
     for name in ref_masks:
@@ -148,52 +198,17 @@ def assert_same_final_masks(setup, work_dir: str):
     assert any(not m.all() for m in ref_masks.values())
 
 
-def assert_no_partial_checkpoint(work_dir: str):
-    for name in os.listdir(work_dir):
-        if name.endswith('.pth'):
-            torch.load(osp.join(work_dir, name), weights_only=False)
-    with open(osp.join(work_dir, 'last_checkpoint')) as f:
-        last = f.read().strip()
-    assert osp.isfile(last), f'last_checkpoint names a missing {last}'
-    return last
+def test_resume_after_kill_mid_epoch(runs):
+    work_dir = finish_killed(runs, 'mid_epoch')
+    with open(work_dir + '.log') as f:
+        # The kill precedes the logger's line for that iteration.
+        assert 'Epoch(train) [3][1/4]' in f.read()
+    resume_and_compare(runs, work_dir)
 
 
-def test_resume_after_kill_mid_epoch(setup):
-    cfg, _, _ = setup
-    work_dir = str(osp.join(osp.dirname(cfg), 'killed_mid_epoch'))
-    # Killed after the 2nd iteration of the 3rd epoch (epoch_2.pth saved).
-    code, log = finish(
-        train(cfg, work_dir, '--cfg-options',
-              'default_hooks.kill.type=RMTTestKillHook',
-              'default_hooks.kill.epoch=2', 'default_hooks.kill.iter=1'),
-        work_dir)
-    assert code == -signal.SIGKILL, log[-3000:]
-    # The kill precedes the logger's line for that iteration.
-    assert 'Epoch(train) [3][1/4]' in log
-    assert not osp.exists(osp.join(work_dir, 'masks_final.pth'))
-    last = assert_no_partial_checkpoint(work_dir)
-    assert osp.basename(last) == 'epoch_2.pth'
-
-    code, log = finish(train(cfg, work_dir, '--resume'), work_dir)
-    assert code == 0, log[-3000:]
-    assert 'resumed epoch: 2' in log
-    assert_same_final_masks(setup, work_dir)
-
-
-def test_resume_after_kill_while_saving_checkpoint(setup):
-    cfg, _, _ = setup
-    work_dir = str(osp.join(osp.dirname(cfg), 'killed_saving'))
-    # Killed half-way through writing epoch_3.pth.
-    code, log = finish(
-        train(cfg, work_dir, '--cfg-options',
-              'default_hooks.kill.type=RMTTestKillHook',
-              'default_hooks.kill.epoch=3'), work_dir)
-    assert code == -signal.SIGKILL, log[-3000:]
-    assert 'Saving checkpoint at 3 epochs' in log
-    last = assert_no_partial_checkpoint(work_dir)
-    assert osp.basename(last) == 'epoch_2.pth'
-
-    code, log = finish(train(cfg, work_dir, '--resume'), work_dir)
-    assert code == 0, log[-3000:]
-    assert 'resumed epoch: 2' in log
-    assert_same_final_masks(setup, work_dir)
+def test_resume_after_kill_while_saving_checkpoint(runs):
+    """Checkpoints are written atomically: the half-written epoch_3.pth
+    never appears under its name."""
+    work_dir = finish_killed(runs, 'saving')
+    assert not osp.exists(osp.join(work_dir, 'epoch_3.pth'))
+    resume_and_compare(runs, work_dir)

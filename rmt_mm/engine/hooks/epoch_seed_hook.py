@@ -18,4 +18,4 @@ class RMTEpochSeedHook(Hook):
 
     def before_train_epoch(self, runner) -> None:
         seed = runner.seed if runner.seed is not None else 0
-        pass
+        set_random_seed(seed * 10007 + runner.epoch)

@@ -353,8 +353,9 @@ def run_in_fresh_process(fn: Callable, *fn_args):
 def measure_eval(model: RMTClassifier, args: argparse.Namespace) -> Dict:
     """Images per second of masked, exported and plain open_clip models.
 
-    The three are timed in turn within each repetition, so drifts of the
-    machine's speed hit them alike.
+    The three are timed in turn within each repetition, starting with a
+    different one each time, so drifts of the machine's speed and the
+    position in the order hit them alike.
     """
     images, _ = make_batch(model, args)
     model.eval()
@@ -374,9 +375,10 @@ def measure_eval(model: RMTClassifier, args: argparse.Namespace) -> Dict:
         for _ in range(args.warmup):
             for run in runs.values():
                 run()
-        for _ in range(args.repeats):
-            for name, run in runs.items():
-                times[name] += time_calls(run, args.device, repeats=1)
+        names = list(runs)
+        for i in range(args.repeats):
+            for name in names[i % 3:] + names[:i % 3]:
+                times[name] += time_calls(runs[name], args.device, repeats=1)
     return {
         f'eval_{name}_ips': args.batch_size / statistics.median(t)
         for name, t in times.items()

@@ -382,7 +382,8 @@ def plot_few_shot(table: FewShotTable, path: str) -> bool:
     ncols = min(4, len(panels))
     nrows = -(-len(panels) // ncols)
     fig, axes = plt.subplots(
-        nrows, ncols, figsize=(3.6 * ncols, 3.0 * nrows), squeeze=False)
+        nrows, ncols, figsize=(3.6 * ncols, 3.0 * nrows + 0.6),
+        squeeze=False, layout='constrained')
     for ax in axes.flat[len(panels):]:
         ax.axis('off')
     for ax, dataset in zip(axes.flat, panels):
@@ -418,10 +419,9 @@ def plot_few_shot(table: FewShotTable, path: str) -> bool:
     for ax in axes.flat:
         handles.update(zip(*ax.get_legend_handles_labels()[::-1]))
     labels = [label for label in LEGEND_ORDER if label in handles]
+    # One legend column per panel column keeps it within the figure.
     fig.legend([handles[label] for label in labels], labels,
-               loc='lower center', ncol=min(4, len(labels)),
-               bbox_to_anchor=(0.5, 0.0))
-    fig.tight_layout(rect=(0, 0.08 if nrows == 1 else 0.04, 1, 1))
+               loc='outside lower center', ncol=min(ncols, len(labels)))
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return True

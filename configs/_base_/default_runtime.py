@@ -13,7 +13,8 @@ default_hooks = dict(
 )
 custom_hooks = [
     dict(type='RMTClassPromptHook'),
-    dict(type='ParameterSelector', mode='fixed', patterns='paper'),
+    # Masks the model's mask_targets; mode='importance' chooses from data.
+    dict(type='ParameterSelector', mode='fixed'),
     # Evaluation files: masks at one bit per entry.
     dict(type='RMTMaskFileHook', interval=None),
     dict(type='RMTEpochSeedHook'),

@@ -61,7 +61,8 @@ class ParameterSelector(Hook):
 
     Modes:
 
-    - ``'fixed'``: the glob ``patterns`` (default ``'paper'``: conv1 plus
+    - ``'fixed'``: the glob ``patterns``, or when they are ``None`` the
+      model's own ``mask_targets`` (by default the paper's set: conv1 plus
       every block's attention projections).
     - ``'importance'``: scores every candidate group (attention and MLP of
       each block, conv1, ...) by first-order saliency on ``num_batches``
@@ -80,7 +81,7 @@ class ParameterSelector(Hook):
 
     Args:
         mode: ``'fixed'`` or ``'importance'``.
-        patterns: Patterns for ``'fixed'``.
+        patterns: Patterns for ``'fixed'``; ``None`` keeps the model's.
         num_batches: Batches scored in ``'importance'`` mode.
         top_k: Number of groups to keep.
         param_budget: Maximum masked entries (used when ``top_k`` is None).
@@ -90,7 +91,7 @@ class ParameterSelector(Hook):
 
     def __init__(self,
                  mode: str = 'fixed',
-                 patterns: Union[str, Sequence[str]] = 'paper',
+                 patterns: Union[str, Sequence[str], None] = None,
                  num_batches: int = 4,
                  top_k: Optional[int] = None,
                  param_budget: Optional[int] = None) -> None:
@@ -122,7 +123,8 @@ class ParameterSelector(Hook):
             print_log(f'ParameterSelector: reusing the selection in {path}',
                       logger='current')
         elif self.mode == 'fixed':
-            names = backbone.resolve_targets(self.patterns)
+            names = (backbone.mask_names if self.patterns is None else
+                     backbone.resolve_targets(self.patterns))
             record = dict(mode='fixed', patterns=self.patterns,
                           selected_names=names, groups=[])
         else:

@@ -408,10 +408,10 @@ def run_step(step: Step, log_file: str) -> bool:
         code = subprocess.call(step.cmd, stdout=log, stderr=subprocess.STDOUT)
     if code != 0:
         return False
-    if step.out_file is not None:
+    if step.out_file is not None and osp.isfile(step.out_file):
         os.replace(step.out_file, step.done_file)
-    # A successful training writes its final masks; anything else is a bug
-    # worth surfacing rather than a silently untested run.
+    # A command that succeeds without its output (final masks, metrics) is
+    # reported as failed rather than leaving a run silently unfinished.
     return osp.isfile(step.done_file)
 
 

@@ -99,3 +99,14 @@ def write_tiny_config(path: str, data_root: str, epochs: int = 3,
                                    epochs=epochs, data_root=data_root,
                                    subsample=subsample))
     return path
+
+
+def load_tool(name: str):
+    """Imports ``tools/<name>.py`` as a module (tools are scripts, not a
+    package)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        f'rmt_tool_{name}', os.path.join(REPO, 'tools', f'{name}.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -1,6 +1,5 @@
 """tools/benchmark.py runs end to end on a tiny model and reports every
 figure (the figures themselves are machine-dependent and not asserted)."""
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -8,10 +7,9 @@ import subprocess
 import sys
 
 import pytest
+from rmt_testing import REPO as ROOT
+from rmt_testing import TINY_VIT, load_tool
 
-from rmt_testing import TINY_VIT
-
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 FIGURES = ('rmt_step_s', 'finetune_step_s', 'forward_s', 'rmt_peak_mb',
            'finetune_peak_mb', 'eval_masked_ips', 'eval_exported_ips',
            'eval_openclip_ips', 'mask_save_s', 'mask_load_s',
@@ -43,23 +41,16 @@ def test_benchmark_reports_every_figure(tmp_path):
         results['targets'])
 
 
-def load_tool():
-    spec = importlib.util.spec_from_file_location(
-        'rmt_benchmark_tool', osp.join(ROOT, 'tools', 'benchmark.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 def test_amp_needs_cuda(capsys):
     with pytest.raises(SystemExit):
-        load_tool().parse_args(['--amp', '--device', 'cpu'])
+        load_tool('benchmark').parse_args(['--amp', '--device', 'cpu'])
     assert '--amp needs CUDA' in capsys.readouterr().err
 
 
 def test_arch_json_from_file_and_default_threads(tmp_path):
     path = tmp_path / 'arch.json'
     path.write_text(json.dumps(TINY_VIT))
-    args = load_tool().parse_args(['--arch-json', str(path)])
+    args = load_tool('benchmark').parse_args(['--arch-json', str(path)])
     assert args.arch == json.loads(json.dumps(TINY_VIT))
     assert args.threads == len(os.sched_getaffinity(0))

@@ -1,25 +1,17 @@
 import csv
-import importlib.util
 import json
 import os
 import os.path as osp
 
 import numpy as np
 import pytest
+from rmt_testing import REPO, load_tool
 
 from rmt_mm.utils.experiments import (PAPER_DATASETS, REPORTED,
                                       REPORTED_AVERAGE, metrics_path, run_dir,
                                       zero_shot_dir)
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-
-def load_tool(name):
-    spec = importlib.util.spec_from_file_location(
-        f'tools_{name}', osp.join(REPO, 'tools', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 collect = load_tool('collect_results')

@@ -1,24 +1,12 @@
-import importlib.util
 import os
 import os.path as osp
 import sys
 
 import pytest
-from rmt_testing import make_image_folder, write_tiny_config
+from rmt_testing import REPO, load_tool, make_image_folder, write_tiny_config
 
 from rmt_mm.utils.experiments import (IMAGENET_VARIANTS, gdr_lambda,
                                       metrics_path, run_dir, zero_shot_dir)
-
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-
-def load_tool(name):
-    spec = importlib.util.spec_from_file_location(
-        f'tools_{name}', osp.join(REPO, 'tools', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 sweep = load_tool('sweep')
 DTD = osp.join(REPO, 'configs/rmt/rmt_vitb16_dtd_16shot.py')

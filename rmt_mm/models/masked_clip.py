@@ -95,6 +95,8 @@ class MaskedCLIP(BaseModule):
         self.tokenizer = build_tokenizer(arch)
         self.score_init = score_init
         self.threshold = threshold
+        self._folded: Dict[str, Tensor] = {}
+        self._folded_key: Optional[tuple] = None
         self.set_mask_targets(mask_targets)
         if mask_file is not None:
             configured = None if mask_targets == PAPER else self.mask_names
@@ -163,18 +165,36 @@ class MaskedCLIP(BaseModule):
         """Masked weights of the image encoder, keyed relative to it.
 
         While training with autograd on, the straight-through estimator
-        links them to the scores; otherwise they are the plain hard-masked
-        weights.
+        links them to the scores. Otherwise they are the hard-masked weights,
+        folded once and reused until a score changes (evaluation then costs
+        what plain CLIP costs, at the memory of one copy of the masked
+        weights).
         """
         params = dict(self.clip.visual.named_parameters())
-        weights = {}
-        for name in self.masks.names:
-            local = name[len('visual.'):]
-            if self.training and torch.is_grad_enabled():
-                weights[local] = self.masks.effective(name, params[local])
-            else:
-                weights[local] = params[local] * self.masks.hard_mask(name)
-        return weights
+        local = {name: name[len('visual.'):] for name in self.masks.names}
+        if self.training and torch.is_grad_enabled():
+            return {
+                local[name]: self.masks.effective(name, params[local[name]])
+                for name in self.masks.names
+            }
+        # In-place updates (optimizer steps, copy_) bump a tensor's version.
+        key = (id(self.masks), ) + tuple(s._version
+                                          for _, s in self.masks.items())
+        if self._folded_key != key:
+            with torch.no_grad():
+                self._folded = {
+                    local[name]:
+                    params[local[name]] * self.masks.hard_mask(name)
+                    for name in self.masks.names
+                }
+            self._folded_key = key
+        return self._folded
+
+    def train(self, mode: bool = True) -> 'MaskedCLIP':
+        """Also drops the folded evaluation weights when training starts."""
+        if mode:
+            self._folded, self._folded_key = {}, None
+        return super().train(mode)
 
     def encode_image(self,
                      images: Tensor,

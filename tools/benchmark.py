@@ -21,7 +21,8 @@ activations and temporaries are included. On CUDA it is
 ``torch.cuda.max_memory_allocated`` minus ``memory_allocated`` at that
 point. On CPU every training phase runs in a fresh forked process: the peak
 resident set (``VmHWM``, reset through ``/proc/self/clear_refs``) minus the
-resident set at that point.
+resident set at that point; it also counts memory that the C allocator
+keeps after tensors are freed (see docs/performance.md).
 
 Example::
 
@@ -235,7 +236,8 @@ def forward_step(model: RMTClassifier, args: argparse.Namespace) -> Callable:
     return step
 
 
-STEP_BUILDERS = dict(rmt=rmt_step, finetune=finetune_step, forward=forward_step)
+STEP_BUILDERS = dict(
+    rmt=rmt_step, finetune=finetune_step, forward=forward_step)
 
 
 # ------------------------------------------------------ timing and memory
@@ -273,12 +275,18 @@ class PeakMemory:
     def __init__(self, device: str) -> None:
         self.device = device
         self.baseline = 0
+        self.peak_was_reset = True
 
     @property
     def method(self) -> str:
         if self.device == 'cuda':
             return ('torch.cuda.max_memory_allocated minus memory_allocated '
                     'after building')
+        if not self.peak_was_reset:
+            return ('peak RSS since the process started (VmHWM; '
+                    '/proc/self/clear_refs not writable, so building is '
+                    'included) minus RSS after building, fresh forked '
+                    'process per phase')
         return ('peak RSS (VmHWM, reset via /proc/self/clear_refs) minus RSS '
                 'after building, fresh forked process per phase')
 
@@ -291,8 +299,11 @@ class PeakMemory:
             self.baseline = torch.cuda.memory_allocated()
             return
         self.baseline = _proc_status_kib('VmRSS') * 1024
-        with open('/proc/self/clear_refs', 'w') as f:
-            f.write('5')  # resets the peak resident set size (VmHWM)
+        try:
+            with open('/proc/self/clear_refs', 'w') as f:
+                f.write('5')  # resets the peak resident set size (VmHWM)
+        except OSError:
+            self.peak_was_reset = False
 
     def peak_mb(self) -> float:
         if self.device == 'cuda':

@@ -242,8 +242,6 @@ def train_options(exp: Experiment, shots: int, seed: int, lam: float,
             values[f'{loader}.dataset.subsample'] = 'base'
     values['randomness.seed'] = seed
     values['optim_wrapper.lam'] = lam
-    # Seeds the gradient-dropout draws, which the run's seed would not.
-    values['optim_wrapper.seed'] = seed
     return options(values)
 
 

@@ -3,7 +3,7 @@
 # tools/demo.py writes the images and the random weights under demo_output/.
 # A random CLIP has no knowledge: zero-shot is chance and every gain comes
 # from the masks. Settings chosen to show learning in about a minute on
-# 2 CPU cores (see configs/demo/README.md).
+# 2 CPU cores (README.md, "What the demo does").
 _base_ = ['../_base_/default_runtime.py', '../_base_/schedules/rmt_adam_30e.py']
 
 data_root = 'demo_output/data'

@@ -84,15 +84,21 @@ class GradDropoutOptimWrapper(OptimWrapper):
     Args:
         optimizer: The optimizer (mmengine builds it from the config).
         lam: Dropout strength ``lambda`` in ``[0, 1]`` (0 = plain AMT).
-        seed: Seed of the dropout draws.
+        seed: Seed of the dropout draws; ``None`` takes the run's seed
+            (``randomness.seed``, which the Runner gives to torch before it
+            builds the wrapper, identically on every process).
         **kwargs: ``accumulative_counts``, ``clip_grad`` as in
             :class:`mmengine.optim.OptimWrapper`.
     """
 
-    def __init__(self, *, lam: float = 1.0, seed: int = 0, **kwargs) -> None:
+    def __init__(self,
+                 *,
+                 lam: float = 1.0,
+                 seed: Optional[int] = None,
+                 **kwargs) -> None:
         super().__init__(**kwargs)
         self.lam = check_lam(lam)
-        self.seed = int(seed)
+        self.seed = torch.initial_seed() if seed is None else int(seed)
         self.num_updates = 0
         self._model: Optional[nn.Module] = None
         self._acc_task: Optional[List[Tensor]] = None
@@ -176,7 +182,8 @@ class GradDropoutOptimWrapper(OptimWrapper):
         final = g_task
         if self.lam > 0:
             generator = torch.Generator(device=params[0].device)
-            generator.manual_seed(self.seed * 1_000_003 + self.num_updates)
+            generator.manual_seed(
+                (self.seed * 1_000_003 + self.num_updates) % 2**63)
             final = [gradient_dropout(g, r, self.lam, generator)
                      for g, r in zip(g_task, g_reg)]
             dropped = sum(int((f.abs() < g.abs()).sum())

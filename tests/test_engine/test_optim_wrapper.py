@@ -113,3 +113,9 @@ def test_update_count_is_saved_for_exact_resume():
 def test_lambda_is_validated():
     with pytest.raises(ValueError, match='lambda'):
         wrapper_for(make_model(), lam=2.0)
+
+
+def test_default_seed_is_the_runs_seed():
+    model = make_model()
+    torch.manual_seed(1234)  # what the Runner does with randomness.seed
+    assert wrapper_for(model, lam=1.0).seed == 1234

@@ -41,7 +41,6 @@ def test_benchmark_reports_every_figure(tmp_path):
         results['targets'])
 
 
-
 def test_amp_needs_cuda(capsys):
     with pytest.raises(SystemExit):
         load_tool('benchmark').parse_args(['--amp', '--device', 'cpu'])

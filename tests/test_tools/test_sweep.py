@@ -71,7 +71,7 @@ def test_grid_order_options_and_commands(tmp_path):
         'train_dataloader.dataset.seed=2',
         'val_dataloader.dataset.num_shots=16',
         'val_dataloader.dataset.seed=2', 'randomness.seed=2',
-        'optim_wrapper.lam=0.3', 'optim_wrapper.seed=2'
+        'optim_wrapper.lam=0.3'
     ]
     assert 'optim_wrapper.lam=1.0' in cfg_options(runs[0].steps[0].cmd)
     assert test.cmd[1:4] == [

@@ -2,6 +2,7 @@
 learnable binary masks (Regularized Mask Tuning)."""
 import fnmatch
 import json
+from contextlib import nullcontext
 from typing import Dict, Optional, Sequence, Union
 
 import torch
@@ -161,6 +162,9 @@ class MaskedCLIP(BaseModule):
         return list(self.masks.names)
 
     # ------------------------------------------------------------ passes
+    def _trains_masks(self) -> bool:
+        return self.training and torch.is_grad_enabled()
+
     def effective_weights(self) -> Dict[str, Tensor]:
         """Masked weights of the image encoder, keyed relative to it.
 
@@ -172,7 +176,7 @@ class MaskedCLIP(BaseModule):
         """
         params = dict(self.clip.visual.named_parameters())
         local = {name: name[len('visual.'):] for name in self.masks.names}
-        if self.training and torch.is_grad_enabled():
+        if self._trains_masks():
             return {
                 local[name]: self.masks.effective(name, params[local[name]])
                 for name in self.masks.names
@@ -209,13 +213,23 @@ class MaskedCLIP(BaseModule):
             normalize: L2-normalise the features.
         """
         if masked:
-            features = functional_call(self.clip.visual,
-                                       self.effective_weights(), (images, ),
-                                       strict=False)
+            weights = self.effective_weights()
+            with (self._rebuilt_in_backward(weights)
+                  if self._trains_masks() else nullcontext()):
+                features = functional_call(self.clip.visual, weights,
+                                           (images, ), strict=False)
         else:
             features = self.clip.visual(images)
         return torch.nn.functional.normalize(
             features, dim=-1) if normalize else features
+
+    def _rebuilt_in_backward(self, weights: Dict[str, Tensor]):
+        """:meth:`MaskScores.rebuilt_in_backward` for image-encoder-relative
+        weight names."""
+        params = dict(self.clip.visual.named_parameters())
+        return self.masks.rebuilt_in_backward(
+            {f'visual.{k}': v for k, v in weights.items()},
+            {f'visual.{k}': params[k] for k in weights})
 
     def encode_text(self, tokens: Tensor, normalize: bool = False) -> Tensor:
         """Text features of token ids, as open_clip's ``encode_text``."""

@@ -4,10 +4,16 @@ Only this module knows how a mask is represented (a score tensor M of the
 weight's shape) and binarised (``M > threshold``). Everything else asks it for
 the effective weight or the hard mask.
 """
+from contextlib import contextmanager
 from typing import Dict, Iterator, Tuple
 
 import torch
 from torch import Tensor, nn
+
+
+def apply_mask(weight: Tensor, scores: Tensor, threshold: float) -> Tensor:
+    """``W * 1[M > threshold]`` (no gradient)."""
+    return weight * (scores > threshold).to(weight.dtype)
 
 
 class _StraightThroughMask(torch.autograd.Function):
@@ -22,7 +28,7 @@ class _StraightThroughMask(torch.autograd.Function):
     @staticmethod
     def forward(ctx, weight: Tensor, scores: Tensor, threshold: float):
         ctx.save_for_backward(weight)
-        return weight * (scores > threshold).to(weight.dtype)
+        return apply_mask(weight, scores, threshold)
 
     @staticmethod
     def backward(ctx, grad_output: Tensor):
@@ -103,6 +109,44 @@ class MaskScores(nn.Module):
     def effective(self, name: str, weight: Tensor) -> Tensor:
         """The masked weight (straight-through) for ``name``."""
         return masked_weight(weight, self[name], self.threshold)
+
+    @contextmanager
+    def rebuilt_in_backward(self, effective: Dict[str, Tensor],
+                            weights: Dict[str, Tensor]):
+        """Keeps autograd from holding masked weights until the backward.
+
+        Layers save their weight for the backward pass; for a masked weight
+        that would keep a second copy of it alive. Inside this context
+        autograd saves, for any tensor sharing storage with
+        ``effective[name]``, only the view geometry, and rebuilds the masked
+        weight from ``weights[name]`` and the (unchanged) scores when the
+        backward needs it.
+
+        Args:
+            effective: ``{weight name: masked weight}`` as given to layers.
+            weights: ``{weight name: frozen weight}``.
+        """
+        by_storage = {t.untyped_storage().data_ptr(): name
+                      for name, t in effective.items()}
+
+        def pack(tensor: Tensor):
+            name = by_storage.get(tensor.untyped_storage().data_ptr())
+            if name is None or tensor.numel() == 0:
+                return tensor
+            return (name, tensor.size(), tensor.stride(),
+                    tensor.storage_offset())
+
+        def unpack(packed):
+            if isinstance(packed, Tensor):
+                return packed
+            name, size, stride, offset = packed
+            with torch.no_grad():
+                rebuilt = apply_mask(weights[name], self[name],
+                                     self.threshold)
+            return rebuilt.as_strided(size, stride, offset)
+
+        with torch.autograd.graph.saved_tensors_hooks(pack, unpack):
+            yield
 
     @torch.no_grad()
     def hard_mask(self, name: str) -> Tensor:

@@ -182,3 +182,23 @@ def test_openai_jit_archive_loads_with_quick_gelu(tmp_path):
     with torch.no_grad():
         assert torch.equal(ours.encode_image(images),
                            reference.encode_image(images))
+
+
+def test_training_graph_does_not_keep_masked_weights_alive(monkeypatch):
+    import weakref
+    model = MaskedCLIP(arch=TINY_VIT).train()
+    made = []
+    original = model.masks.effective
+
+    def recording(name, weight):
+        out = original(name, weight)
+        made.append(weakref.ref(out))
+        return out
+
+    monkeypatch.setattr(model.masks, 'effective', recording)
+    features = model.encode_image(torch.rand(2, 3, 32, 32))
+    assert len(made) == len(model.mask_names)
+    # The graph is alive (features needs backward), the copies are not.
+    assert all(ref() is None for ref in made)
+    features.sum().backward()
+    assert all(s.grad is not None for _, s in model.masks.items())

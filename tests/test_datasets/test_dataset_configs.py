@@ -15,7 +15,8 @@ LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 
 def test_every_dataset_has_a_config():
     assert len(DATASET_CONFIGS) == 15
-    types = {Config.fromfile(path).dataset_type for path in DATASET_CONFIGS}
+    types = {Config.fromfile(path).test_dataloader.dataset.type
+             for path in DATASET_CONFIGS}
     assert types == {name for name in DATASETS.module_dict
                      if name.startswith('FewShot')} - {'FewShotImageFolder'}
 

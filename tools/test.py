@@ -1,15 +1,15 @@
 """Evaluate zero-shot CLIP (no checkpoint) or R-AMT masks."""
 import argparse
-import os
 import os.path as osp
 
 import mmengine
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.runner import Runner
 
 import rmt_mm  # noqa: F401  (registers components, applies shims)
 from rmt_mm.utils import checkpoint_kind
-from rmt_mm.utils.launch import init_cpu_distributed
+from rmt_mm.utils.launch import (add_common_args, apply_common_args,
+                                 init_cpu_distributed)
 
 
 def parse_args() -> argparse.Namespace:
@@ -21,36 +21,14 @@ def parse_args() -> argparse.Namespace:
         nargs='?',
         help='a mask file (masks_*.pth) or a resume checkpoint; omit it '
         'for zero-shot CLIP')
-    parser.add_argument('--work-dir', help='the dir to save logs')
     parser.add_argument('--out', help='dump metrics to this json/pkl file')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config entries, e.g. test_dataloader.dataset.'
-        'subsample=new')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    add_common_args(parser, 'test_dataloader.dataset.subsample=new')
+    return parser.parse_args()
 
 
 def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     """Applies the command line to the config."""
-    cfg.launcher = args.launcher
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+    apply_common_args(cfg, args)
     if args.checkpoint is None:
         cfg.load_from = None
     elif not osp.isfile(args.checkpoint):

@@ -1,13 +1,12 @@
 """Train R-AMT masks with the mmengine Runner (mmpretrain's arguments)."""
 import argparse
-import os
-import os.path as osp
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.runner import Runner
 
 import rmt_mm  # noqa: F401  (registers components, applies shims)
-from rmt_mm.utils.launch import (apply_global_batch_size, check_train_config,
+from rmt_mm.utils.launch import (add_common_args, apply_common_args,
+                                 apply_global_batch_size, check_train_config,
                                  enable_amp, init_cpu_distributed,
                                  launched_world_size)
 
@@ -15,7 +14,6 @@ from rmt_mm.utils.launch import (apply_global_batch_size, check_train_config,
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Train R-AMT masks')
     parser.add_argument('config', help='train config file path')
-    parser.add_argument('--work-dir', help='the dir to save logs and masks')
     parser.add_argument(
         '--resume',
         nargs='?',
@@ -35,32 +33,13 @@ def parse_args() -> argparse.Namespace:
         '--auto-scale-lr',
         action='store_true',
         help='scale the lr by the real batch over auto_scale_lr.base')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config entries, e.g. '
-        'train_dataloader.dataset.num_shots=4 optim_wrapper.lam=1.0')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    add_common_args(
+        parser, 'train_dataloader.dataset.num_shots=4 optim_wrapper.lam=1.0')
+    return parser.parse_args()
 
 
 def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
-    """Applies the command line to the config."""
-    cfg.launcher = args.launcher
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    """Applies the command line to the config (--cfg-options last)."""
     if args.amp or args.amp_dtype:
         enable_amp(cfg, args.amp_dtype)
     if args.auto_scale_lr:
@@ -71,8 +50,7 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
         cfg.resume, cfg.load_from = True, None
     elif args.resume is not None:
         cfg.resume, cfg.load_from = True, args.resume
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+    apply_common_args(cfg, args)
     return cfg
 
 

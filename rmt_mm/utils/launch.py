@@ -1,10 +1,12 @@
 """Turns a config plus launcher into a runnable setup (used by tools/)."""
+import argparse
 import os
+import os.path as osp
 from typing import Optional
 
 import torch
 import torch.distributed as torch_dist
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
 
 from ..engine.grad_dropout import check_lam
@@ -13,6 +15,38 @@ AMP_TYPES = {
     'GradDropoutOptimWrapper': 'AmpGradDropoutOptimWrapper',
     'OptimWrapper': 'AmpOptimWrapper',
 }
+
+
+def add_common_args(parser: argparse.ArgumentParser,
+                    cfg_options_example: str) -> None:
+    """Adds ``--work-dir``, ``--cfg-options``, ``--launcher`` and
+    ``--local-rank`` as mmpretrain's tools have them."""
+    parser.add_argument('--work-dir', help='the dir for logs and outputs')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help=f'override config entries, e.g. {cfg_options_example}')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def apply_common_args(cfg: Config, args: argparse.Namespace) -> None:
+    """Applies :func:`add_common_args`' options to ``cfg``; the work dir
+    defaults to ``./work_dirs/<config name>``."""
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    cfg.launcher = args.launcher
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
 
 
 def launched_world_size(launcher: str) -> int:

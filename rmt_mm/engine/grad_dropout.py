@@ -122,6 +122,10 @@ class GradDropoutOptimWrapper(OptimWrapper):
         """Hook for loss scaling (the AMP subclass scales here)."""
         return loss
 
+    def _loss_scale(self) -> float:
+        """The factor :meth:`_scale_for_backward` applied."""
+        return 1.0
+
     def _grads(self, loss: Tensor, params: List[Tensor],
                retain_graph: bool) -> List[Tensor]:
         loss = self._scale_for_backward(self.scale_loss(loss))
@@ -184,7 +188,11 @@ class GradDropoutOptimWrapper(OptimWrapper):
             generator = torch.Generator(device=params[0].device)
             generator.manual_seed(
                 (self.seed * 1_000_003 + self.num_updates) % 2**63)
-            final = [gradient_dropout(g, r, self.lam, generator)
+            # The rule sees true gradients (its 1e-8 is not scale-free);
+            # loss scales are powers of two, so rescaling is exact.
+            scale = self._loss_scale()
+            final = [gradient_dropout(g / scale, r / scale, self.lam,
+                                      generator) * scale
                      for g, r in zip(g_task, g_reg)]
             dropped = sum(int((f.abs() < g.abs()).sum())
                           for g, f in zip(g_task, final))
@@ -211,10 +219,11 @@ class GradDropoutOptimWrapper(OptimWrapper):
 class AmpGradDropoutOptimWrapper(GradDropoutOptimWrapper, AmpOptimWrapper):
     """:class:`GradDropoutOptimWrapper` under automatic mixed precision.
 
-    Both losses are scaled by the same loss scale before differentiation;
-    the dropout rule is invariant to that common scale, and the scaler
-    unscales (and skips steps with inf/nan) when stepping. ``tools/train.py
-    --amp`` selects it in place of :class:`GradDropoutOptimWrapper`.
+    Both losses are scaled by the same loss scale before differentiation,
+    the dropout rule is applied to the unscaled gradients, and the scaler
+    unscales (and skips steps with inf/nan) when stepping, so the update is
+    the one of :class:`GradDropoutOptimWrapper`. ``tools/train.py --amp``
+    selects it in place of :class:`GradDropoutOptimWrapper`.
 
     Args:
         loss_scale: ``'dynamic'``, a number or a ``GradScaler`` config.
@@ -224,3 +233,6 @@ class AmpGradDropoutOptimWrapper(GradDropoutOptimWrapper, AmpOptimWrapper):
 
     def _scale_for_backward(self, loss: Tensor) -> Tensor:
         return self.loss_scaler.scale(loss)
+
+    def _loss_scale(self) -> float:
+        return float(self.loss_scaler.get_scale())

@@ -119,3 +119,37 @@ def test_default_seed_is_the_runs_seed():
     model = make_model()
     torch.manual_seed(1234)  # what the Runner does with randomness.seed
     assert wrapper_for(model, lam=1.0).seed == 1234
+
+
+def test_amp_wrapper_scales_both_gradients_consistently():
+    """With a loss scale of 1024 the AMP wrapper makes the very update of
+    the plain one (the GPU-only autocast is left out: this is about
+    scaling)."""
+    from unittest import mock
+
+    import mmengine.optim.optimizer.amp_optimizer_wrapper as amp_module
+    from mmengine.optim import AmpOptimWrapper, OptimWrapper
+
+    from rmt_mm.engine import AmpGradDropoutOptimWrapper
+    plain, amp = make_model(), make_model()
+    with torch.no_grad():
+        for (_, a), (_, b) in zip(plain.backbone.masks.items(),
+                                  amp.backbone.masks.items()):
+            keep = (torch.rand(a.shape) > 0.3).float()
+            a.mul_(keep)
+            b.mul_(keep)
+    images, samples = batch(4)
+    step(plain, wrapper_for(plain, lam=1.0, seed=3), images, samples)
+    with mock.patch.object(amp_module, 'is_cuda_available',
+                           return_value=True):
+        wrapper = AmpGradDropoutOptimWrapper(
+            optimizer=torch.optim.SGD(
+                [s for _, s in amp.backbone.masks.items()], lr=1.0),
+            lam=1.0, seed=3)
+    wrapper.loss_scaler = torch.amp.GradScaler('cpu', init_scale=1024.)
+    with mock.patch.object(AmpOptimWrapper, 'optim_context',
+                           OptimWrapper.optim_context):
+        step(amp, wrapper, images, samples)
+    assert wrapper.loss_scaler.get_scale() == 1024.
+    for a, b in zip(scores(plain), scores(amp)):
+        assert torch.equal(a, b)

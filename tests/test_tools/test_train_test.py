@@ -74,3 +74,20 @@ def test_lambda_outside_unit_interval_is_rejected(tmp_path, monkeypatch,
     with pytest.raises(ValueError,
                        match=r'lambda must be a number in \[0, 1\]'):
         load_tool('train').main()
+
+
+def test_importance_selection_reaches_the_mask_file(tmp_path):
+    data = make_image_folder(str(tmp_path / 'data'))
+    config = write_tiny_config(str(tmp_path / 'tiny.py'), data, epochs=1)
+    work = str(tmp_path / 'work')
+    run_tool('tools/train.py', config, '--work-dir', work, '--cfg-options',
+             'custom_hooks.1.mode=importance', 'custom_hooks.1.top_k=2',
+             'custom_hooks.1.num_batches=1')
+    record = json.load(open(os.path.join(work, 'mask_selection.json')))
+    assert sum(g['selected'] for g in record['groups']) == 2
+    masks, _ = load_mask_file(os.path.join(work, 'masks_final.pth'))
+    assert list(masks) == record['selected_names']
+    out = str(tmp_path / 'metrics.json')
+    run_tool('tools/test.py', config, os.path.join(work, 'masks_final.pth'),
+             '--work-dir', work, '--out', out)
+    assert 'accuracy/top1' in json.load(open(out))

@@ -1,0 +1,31 @@
+"""The demo's data: scikit-learn's digits written as an image-folder tree."""
+import os
+
+import numpy as np
+from PIL import Image
+from rmt_testing import load_tool
+
+demo = load_tool('demo')
+
+
+def test_digits_tree_holds_every_image_once(tmp_path):
+    from sklearn.datasets import load_digits
+    num_test = demo.write_digits(str(tmp_path))
+    digits = load_digits()
+    counts = {split: {name: len(os.listdir(tmp_path / split / name))
+                      for name in demo.DIGITS}
+              for split in ('train', 'test')}
+    assert all(n == demo.TRAIN_PER_CLASS for n in counts['train'].values())
+    per_class = np.bincount(digits.target)
+    assert [counts['test'][n] for n in demo.DIGITS] == list(
+        per_class - demo.TRAIN_PER_CLASS)
+    assert num_test == len(digits.target) - 10 * demo.TRAIN_PER_CLASS == 797
+    # Images keep their label and their pixels (8x8 scaled to 32x32).
+    name = sorted(os.listdir(tmp_path / 'test' / 'seven'))[0]
+    index = int(name.split('.')[0])
+    assert digits.target[index] == 7
+    image = np.asarray(Image.open(tmp_path / 'test' / 'seven' / name))
+    assert image.shape == (32, 32, 3)
+    small = np.asarray(Image.fromarray(image[..., 0]).resize((8, 8)))
+    expected = digits.images[index] * 255 / 16
+    assert np.corrcoef(small.ravel(), expected.ravel())[0, 1] > 0.9

@@ -1,0 +1,30 @@
+import open_clip
+import torch
+from rmt_testing import TINY_VIT, load_tool, save_random_weights
+
+from rmt_mm.models import MaskedCLIP
+
+export = load_tool('export')
+
+
+def test_export_folds_the_mask_file_into_open_clip_weights(tmp_path):
+    weights = save_random_weights(TINY_VIT, str(tmp_path / 'clip.pt'))
+    model = MaskedCLIP(arch=TINY_VIT, pretrained=weights).eval()
+    with torch.no_grad():
+        for _, scores in model.masks.items():
+            scores.copy_(torch.rand(scores.shape) * 0.01)
+    masks = str(tmp_path / 'masks.pth')
+    model.save_masks(masks)
+    config = tmp_path / 'cfg.py'
+    config.write_text(f'model = dict(backbone=dict(type="MaskedCLIP", '
+                      f'arch={TINY_VIT!r}, pretrained={weights!r}))\n')
+    out = export.main([str(config), masks, '--out',
+                       str(tmp_path / 'out.pt')])
+    plain = open_clip.CLIP(**TINY_VIT).eval()
+    open_clip.load_checkpoint(plain, out)
+    images = torch.rand(2, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(plain.encode_image(images),
+                           model.encode_image(images))
+        assert not torch.equal(plain.encode_image(images),
+                               model.clip.encode_image(images))

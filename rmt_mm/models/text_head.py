@@ -8,8 +8,10 @@ from .masked_clip import MaskedCLIP
 
 
 def prompt_name(classname: str) -> str:
-    """A class name as it goes into a prompt (CoOp: underscores to spaces)."""
-    return classname.replace('_', ' ')
+    """A class name as it goes into a prompt: underscores become spaces and
+    the name is lower-cased, as the R-AMT authors do (method.md section 4).
+    """
+    return classname.replace('_', ' ').lower()
 
 
 @torch.no_grad()
@@ -25,7 +27,7 @@ def class_text_features(clip: MaskedCLIP,
 
     Args:
         clip: The model whose text encoder to use.
-        classnames: Class names (``'_'`` becomes a space).
+        classnames: Class names (see :func:`prompt_name`).
         templates: Format strings with one ``{}``, e.g. ``'a photo of a {}.'``.
         chunk_size: Prompts encoded per forward pass.
 

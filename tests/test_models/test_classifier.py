@@ -8,7 +8,7 @@ from rmt_testing import TINY_VIT
 
 from rmt_mm.models import RMTClassifier, distillation_loss
 
-CLASSES = ('tabby_cat', 'golden retriever', 'sparrow')
+CLASSES = ('tabby_cat', 'Golden Retriever', 'sparrow')
 TEMPLATES = ('a photo of a {}.', 'a sketch of a {}.')
 
 
@@ -27,7 +27,9 @@ def test_text_head_is_normalised_prompt_ensemble(classifier):
     expected = []
     with torch.no_grad():
         for name in CLASSES:
-            prompts = [t.format(name.replace('_', ' ')) for t in TEMPLATES]
+            # method.md section 4: underscores to spaces, lower case
+            prompts = [t.format(name.replace('_', ' ').lower())
+                       for t in TEMPLATES]
             feats = F.normalize(clip.encode_text(tokenizer(prompts)), dim=-1)
             expected.append(F.normalize(feats.mean(0), dim=-1))
     assert torch.allclose(classifier.text_features, torch.stack(expected),

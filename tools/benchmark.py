@@ -355,7 +355,12 @@ def measure_live_peak(phase: str, args: argparse.Namespace) -> float:
     profiler's own memory must not reach the resident-set figure)."""
     torch.set_num_threads(args.threads)
     model = build_model(args)
-    return live_tensor_peak_mb(STEP_BUILDERS[phase](model, args))
+    step = STEP_BUILDERS[phase](model, args)
+    # The profiler's C++ side logs start/stop (and, without a GPU, a device
+    # query error) straight to fd 2; this is a child process, so mute it.
+    with open(os.devnull, 'w') as devnull:
+        os.dup2(devnull.fileno(), 2)
+    return live_tensor_peak_mb(step)
 
 
 def _child(send, fn: Callable, fn_args: tuple) -> None:

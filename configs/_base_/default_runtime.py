@@ -18,6 +18,8 @@ custom_hooks = [
     # Evaluation files: masks at one bit per entry.
     dict(type='RMTMaskFileHook', interval=None),
     dict(type='RMTEpochSeedHook'),
+    # Copies the few-shot subset to work_dir/fewshot_split.json.
+    dict(type='RMTFewShotRecordHook'),
 ]
 
 env_cfg = dict(

@@ -32,6 +32,11 @@ def test_train_then_test_from_the_mask_file(tmp_path):
                 'sparsity'):
         assert f'{key}: ' in log, key
 
+    # The run keeps a copy of the few-shot subset it trained on.
+    record = json.load(open(os.path.join(work, 'fewshot_split.json')))
+    cache = os.path.join(data, 'split_fewshot', 'shot_4-seed_1.json')
+    assert record == json.load(open(cache))
+
     masks, meta = load_mask_file(os.path.join(work, 'masks_final.pth'))
     assert meta['sparsity'] > 0  # lr 1e-2 for 3 epochs flips some masks
     assert len(masks) == 5

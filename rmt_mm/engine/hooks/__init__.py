@@ -1,11 +1,13 @@
 from .class_prompt_hook import RMTClassPromptHook, set_classes_from_dataset
 from .epoch_seed_hook import RMTEpochSeedHook
+from .fewshot_record_hook import FEWSHOT_RECORD, RMTFewShotRecordHook
 from .mask_file_hook import FINAL_MASK_FILE, RMTMaskFileHook
 from .parameter_selector import (SELECTION_FILE, ParameterSelector,
                                  candidate_groups, select_top)
 
 __all__ = [
-    'FINAL_MASK_FILE', 'ParameterSelector', 'RMTClassPromptHook',
-    'RMTEpochSeedHook', 'RMTMaskFileHook', 'SELECTION_FILE',
-    'candidate_groups', 'select_top', 'set_classes_from_dataset'
+    'FEWSHOT_RECORD', 'FINAL_MASK_FILE', 'ParameterSelector',
+    'RMTClassPromptHook', 'RMTEpochSeedHook', 'RMTFewShotRecordHook',
+    'RMTMaskFileHook', 'SELECTION_FILE', 'candidate_groups', 'select_top',
+    'set_classes_from_dataset'
 ]

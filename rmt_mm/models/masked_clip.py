@@ -185,12 +185,10 @@ class MaskedCLIP(BaseModule):
         key = (id(self.masks), ) + tuple(s._version
                                           for _, s in self.masks.items())
         if self._folded_key != key:
-            with torch.no_grad():
-                self._folded = {
-                    local[name]:
-                    params[local[name]] * self.masks.hard_mask(name)
-                    for name in self.masks.names
-                }
+            self._folded = {
+                local[name]: self.masks.hard_masked(name, params[local[name]])
+                for name in self.masks.names
+            }
             self._folded_key = key
         return self._folded
 
@@ -315,8 +313,8 @@ class MaskedCLIP(BaseModule):
     def export_state_dict(self) -> Dict[str, Tensor]:
         """A plain open_clip state dict with the hard masks folded in."""
         state = self.clip.state_dict()
-        for name, mask in self.hard_masks().items():
-            state[name] = state[name] * mask
+        for name in self.masks.names:
+            state[name] = self.masks.hard_masked(name, state[name])
         return state
 
 

@@ -140,13 +140,17 @@ class MaskScores(nn.Module):
             if isinstance(packed, Tensor):
                 return packed
             name, size, stride, offset = packed
-            with torch.no_grad():
-                rebuilt = apply_mask(weights[name], self[name],
-                                     self.threshold)
-            return rebuilt.as_strided(size, stride, offset)
+            return self.hard_masked(name, weights[name]).as_strided(
+                size, stride, offset)
 
         with torch.autograd.graph.saved_tensors_hooks(pack, unpack):
             yield
+
+    @torch.no_grad()
+    def hard_masked(self, name: str, weight: Tensor) -> Tensor:
+        """``weight`` with the hard mask of ``name`` applied (no gradient);
+        the same values as :meth:`effective` produces."""
+        return apply_mask(weight, self[name], self.threshold)
 
     @torch.no_grad()
     def hard_mask(self, name: str) -> Tensor:

@@ -9,6 +9,7 @@ from mmengine.runner import Runner
 import rmt_mm  # noqa: F401  (registers components, applies shims)
 from rmt_mm.utils import checkpoint_kind
 from rmt_mm.utils.launch import (add_common_args, apply_common_args,
+                                 close_distributed,
                                  init_cpu_distributed)
 
 
@@ -50,6 +51,7 @@ def main() -> None:
     init_cpu_distributed(cfg, args.launcher)
     runner = Runner.from_cfg(cfg)
     metrics = runner.test()
+    close_distributed()
     if args.out:
         mmengine.dump(metrics, args.out)
 

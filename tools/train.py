@@ -7,8 +7,8 @@ from mmengine.runner import Runner
 import rmt_mm  # noqa: F401  (registers components, applies shims)
 from rmt_mm.utils.launch import (add_common_args, apply_common_args,
                                  apply_global_batch_size, check_train_config,
-                                 enable_amp, init_cpu_distributed,
-                                 launched_world_size)
+                                 close_distributed, enable_amp,
+                                 init_cpu_distributed, launched_world_size)
 
 
 def parse_args() -> argparse.Namespace:
@@ -62,6 +62,7 @@ def main() -> None:
     apply_global_batch_size(cfg, launched_world_size(args.launcher))
     runner = Runner.from_cfg(cfg)
     runner.train()
+    close_distributed()
 
 
 if __name__ == '__main__':

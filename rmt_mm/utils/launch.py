@@ -75,6 +75,20 @@ def init_cpu_distributed(cfg: Config, launcher: str) -> None:
     cfg.model_wrapper_cfg = wrapper
 
 
+def close_distributed() -> None:
+    """Shuts the process group down once a job has finished.
+
+    A rank that leaves with the group still up tears gloo down during
+    interpreter exit, while its worker threads may still be joinable; the
+    process then aborts ("terminate called without an active exception")
+    after the job itself succeeded. The barrier keeps every rank in the
+    group until all have finished their last collective.
+    """
+    if torch_dist.is_available() and torch_dist.is_initialized():
+        torch_dist.barrier()
+        torch_dist.destroy_process_group()
+
+
 def apply_global_batch_size(cfg: Config, world_size: int) -> None:
     """Splits ``global_batch_size`` evenly over the processes."""
     global_batch = cfg.get('global_batch_size')

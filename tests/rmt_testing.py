@@ -57,8 +57,6 @@ model = dict(
 global_batch_size = 4
 auto_scale_lr = dict(base_batch_size=4)
 optim_wrapper = dict(lam=1.0, optimizer=dict(lr=1e-2))
-param_scheduler = [
-    dict(type='CosineAnnealingLR', by_epoch=True, T_max={epochs}, eta_min=0.)]
 train_cfg = dict(max_epochs={epochs}, val_interval={epochs})
 default_hooks = dict(logger=dict(interval=1))
 train_pipeline = [
@@ -77,7 +75,7 @@ dataset = dict(type='FewShotImageFolder', data_root={data_root!r},
                num_shots=4, seed=1, subsample={subsample!r})
 loader = dict(num_workers=0, collate_fn=dict(type='default_collate'))
 train_dataloader = dict(
-    batch_size=4, sampler=dict(type='DefaultSampler', shuffle=True),
+    batch_size=4, sampler=dict(type='RMTGlobalBatchSampler', shuffle=True),
     dataset=dict(dataset, split='train', pipeline=train_pipeline), **loader)
 val_dataloader = dict(
     batch_size=8, sampler=dict(type='DefaultSampler', shuffle=False),

@@ -5,10 +5,12 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 import rmt_mm  # noqa: F401  (registers components, applies shims)
-from rmt_mm.utils.launch import (add_common_args, apply_common_args,
-                                 apply_global_batch_size, check_train_config,
-                                 close_distributed, enable_amp,
-                                 init_cpu_distributed, launched_world_size)
+from rmt_mm.utils.launch import (add_common_args, apply_auto_scale_lr,
+                                 apply_common_args, apply_global_batch_size,
+                                 check_train_config, close_distributed,
+                                 enable_amp, init_cpu_distributed,
+                                 launched_world_size)
+from rmt_mm.utils.recipe import apply_low_shot_recipe
 
 
 def parse_args() -> argparse.Namespace:
@@ -32,9 +34,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         '--auto-scale-lr',
         action='store_true',
-        help='scale the lr by the real batch over auto_scale_lr.base')
-    add_common_args(
-        parser, 'train_dataloader.dataset.num_shots=4 optim_wrapper.lam=1.0')
+        help='scale the lr by the effective batch (processes x batch x '
+        'accumulation) over auto_scale_lr.base_batch_size')
+    add_common_args(parser, 'optim_wrapper.lam=1.0 train_cfg.max_epochs=50')
     return parser.parse_args()
 
 
@@ -51,6 +53,10 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     elif args.resume is not None:
         cfg.resume, cfg.load_from = True, args.resume
     apply_common_args(cfg, args)
+    # Below 16 shots the schedule follows the shots, unless set by hand.
+    if args.shots is not None and 'train_cfg.max_epochs' not in (
+            args.cfg_options or {}):
+        apply_low_shot_recipe(cfg)
     return cfg
 
 
@@ -59,7 +65,9 @@ def main() -> None:
     cfg = merge_args(Config.fromfile(args.config), args)
     check_train_config(cfg)
     init_cpu_distributed(cfg, args.launcher)
-    apply_global_batch_size(cfg, launched_world_size(args.launcher))
+    world_size = launched_world_size(args.launcher)
+    apply_global_batch_size(cfg, world_size)
+    apply_auto_scale_lr(cfg, world_size)
     runner = Runner.from_cfg(cfg)
     runner.train()
     close_distributed()

@@ -17,7 +17,10 @@ custom_hooks = [
     dict(type='ParameterSelector', mode='fixed'),
     # Evaluation files: masks at one bit per entry.
     dict(type='RMTMaskFileHook', interval=None),
+    # New augmentations every epoch, drawn from (seed, epoch, sample).
     dict(type='RMTEpochSeedHook'),
+    # Warns when the schedule cannot flip a single mask entry.
+    dict(type='RMTLearningBudgetHook'),
     # Copies the few-shot subset to work_dir/fewshot_split.json.
     dict(type='RMTFewShotRecordHook'),
 ]

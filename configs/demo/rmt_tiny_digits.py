@@ -29,9 +29,6 @@ model = dict(
 )
 global_batch_size = 32
 optim_wrapper = dict(lam=0.3, optimizer=dict(lr=3e-4))
-param_scheduler = [
-    dict(type='CosineAnnealingLR', by_epoch=True, T_max=20, eta_min=0.)
-]
 # Validation on the held-out test images every 5 epochs shows the curve; it
 # selects nothing (the last epoch is evaluated, as in CoOp).
 train_cfg = dict(max_epochs=20, val_interval=5)
@@ -48,7 +45,7 @@ dataset = dict(
 loader = dict(num_workers=0, collate_fn=dict(type='default_collate'))
 train_dataloader = dict(
     batch_size=32,
-    sampler=dict(type='DefaultSampler', shuffle=True),
+    sampler=dict(type='RMTGlobalBatchSampler', shuffle=True),
     dataset=dict(dataset, split='train'),
     **loader)
 val_dataloader = dict(

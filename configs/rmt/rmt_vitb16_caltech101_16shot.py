@@ -4,5 +4,4 @@ _base_ = [
     '../_base_/schedules/rmt_adam_30e.py',
     '../_base_/default_runtime.py',
 ]
-# R-AMT, CLIP ViT-B/16, 16 shots (method.md: lambda 0.3).
-optim_wrapper = dict(lam=0.3)
+# R-AMT, CLIP ViT-B/16, 16 shots; lambda 'auto' gives 0.3 (method.md 5).

@@ -4,5 +4,4 @@ _base_ = [
     '../_base_/schedules/rmt_adam_30e.py',
     '../_base_/default_runtime.py',
 ]
-# R-AMT, CLIP ViT-B/16, 16 shots (method.md: lambda 1.0).
-optim_wrapper = dict(lam=1.0)
+# R-AMT, CLIP ViT-B/16, 16 shots; lambda 'auto' gives 1.0 (method.md 5).

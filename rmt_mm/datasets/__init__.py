@@ -5,6 +5,8 @@ from .coop import (FewShotCaltech101, FewShotDTD, FewShotEuroSAT,
                    FewShotUCF101)
 from .fewshot import FewShotDataset
 from .image_folder import FewShotImageFolder
+from .samplers import RMTGlobalBatchSampler, updates_per_epoch
+from .transforms import RMTLoadImage
 from .imagenet_variants import (FewShotImageNet, FewShotImageNetA,
                                 FewShotImageNetR, FewShotImageNetSketch,
                                 FewShotImageNetV2)
@@ -15,5 +17,6 @@ __all__ = [
     'FewShotFGVCAircraft', 'FewShotSUN397', 'FewShotDTD', 'FewShotEuroSAT',
     'FewShotUCF101', 'FewShotImageNet', 'FewShotImageNetV2',
     'FewShotImageNetSketch', 'FewShotImageNetA', 'FewShotImageNetR',
-    'FewShotImageFolder'
+    'FewShotImageFolder', 'RMTGlobalBatchSampler', 'RMTLoadImage',
+    'updates_per_epoch'
 ]

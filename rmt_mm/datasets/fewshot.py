@@ -19,6 +19,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from mmpretrain.datasets import BaseDataset
 
 from . import templates as prompt_templates
+from .seeded_augmentation import sample_seed, seeded_global_random
+from .transforms import EXIF_KEY
 
 Item = Tuple[str, int]
 """An image path relative to the dataset's image folder and its label."""
@@ -160,9 +162,20 @@ class FewShotDataset(BaseDataset):
     ``classes`` is known once the data list is loaded (not before ``full_init``
     when ``lazy_init=True``).
 
+    Images are decoded by ``RMTLoadImage`` as CoOp decodes them: EXIF
+    orientation is ignored (``HONOURS_EXIF``; ``FewShotImageFolder`` turns
+    photos upright instead).
+
+    Augmentation randomness: once :meth:`set_augmentation_epoch` was called
+    (``RMTEpochSeedHook`` does it before every training epoch), the pipeline
+    of item ``i`` draws from Python's and numpy's generators seeded by
+    ``(seed, epoch, i)``. Every epoch sees new crops and flips, and the
+    draws do not depend on the number of processes or loader workers, nor
+    on whether the run was resumed.
+
     A missing image raises :class:`FileNotFoundError` when the item is loaded,
     in training and in test mode alike (mmengine only resamples items whose
-    pipeline returns ``None``); an undecodable one raises mmcv's
+    pipeline returns ``None``); an undecodable one raises
     ``failed to load image: <path>``.
 
     Args:
@@ -187,6 +200,7 @@ class FewShotDataset(BaseDataset):
     SPLIT_FILE: Optional[str] = None
     TEMPLATES: Tuple[str, ...] = prompt_templates.PHOTO
     LAYOUT: str = ''
+    HONOURS_EXIF: bool = False
 
     def __init__(self,
                  data_root: str,
@@ -217,6 +231,7 @@ class FewShotDataset(BaseDataset):
         self.seed = seed
         self.subsample = subsample
         self.cache_dir = cache_dir
+        self.augmentation_key: Optional[Tuple[int, int]] = None
         super().__init__(
             ann_file='',
             metainfo={**(metainfo or {}), 'templates': templates},
@@ -278,14 +293,24 @@ class FewShotDataset(BaseDataset):
         classes, items = self._subsample_classes(classes, items)
         self._metainfo['classes'] = tuple(classes)
         root = osp.join(self.img_prefix, '')
-        return [dict(img_path=root + path, gt_label=label)
+        return [dict(img_path=root + path, gt_label=label,
+                     **{EXIF_KEY: self.HONOURS_EXIF})
                 for path, label in items]
+
+    def set_augmentation_epoch(self, seed: int, epoch: int) -> None:
+        """Draws the augmentations of ``epoch`` from ``(seed, epoch, item
+        index)`` from now on."""
+        self.augmentation_key = (int(seed), int(epoch))
 
     def prepare_data(self, idx: int) -> Optional[dict]:
         """Run the pipeline on item ``idx``; a missing image is reported with
         the expected layout."""
         try:
-            return super().prepare_data(idx)
+            if self.augmentation_key is None:
+                return super().prepare_data(idx)
+            with seeded_global_random(
+                    sample_seed(*self.augmentation_key, idx)):
+                return super().prepare_data(idx)
         except FileNotFoundError as err:
             path = self.get_data_info(idx)['img_path']
             raise FileNotFoundError(

@@ -42,6 +42,10 @@ class FewShotImageFolder(FewShotDataset):
     ``split_ratio`` or ``split_seed``: cached subsets are reused as long as
     their images are still in the split.
 
+    Unlike the CoOp datasets, photos are turned upright by their EXIF
+    orientation tag when decoded (``RMTLoadImage``), as phones and cameras
+    expect.
+
     Args:
         data_root: The dataset folder.
         classnames: Text names of the classes, as a dict folder -> name or
@@ -71,6 +75,7 @@ class FewShotImageFolder(FewShotDataset):
 or
 <data_root>/<class>/<image>   (split by split_ratio)
 """
+    HONOURS_EXIF = True
 
     def __init__(self,
                  data_root: str,

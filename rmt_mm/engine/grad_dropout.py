@@ -14,6 +14,11 @@ EPS = 1e-8
 
 def check_lam(lam: float) -> float:
     """Validates the dropout strength ``lambda``."""
+    if lam == 'auto':
+        raise ValueError(
+            "Gradient dropout lambda 'auto' is resolved from the dataset and "
+            'shots by tools/train.py (rmt_mm.utils.recipe.resolve_lam); '
+            'resolve it before building the Runner, or give a number.')
     if not isinstance(lam, (int, float)) or not 0.0 <= lam <= 1.0:
         raise ValueError(
             f'Gradient dropout lambda must be a number in [0, 1], got '

@@ -27,6 +27,22 @@ PAPER_DATASETS: Dict[str, str] = {
     'dtd': 'DTD',
 }
 
+#: Dataset type of each paper dataset, as its
+#: ``configs/_base_/datasets/{dataset}.py`` names it.
+DATASET_TYPES: Dict[str, str] = {
+    'fgvc_aircraft': 'FewShotFGVCAircraft',
+    'imagenet': 'FewShotImageNet',
+    'oxford_pets': 'FewShotOxfordPets',
+    'flowers102': 'FewShotFlowers102',
+    'eurosat': 'FewShotEuroSAT',
+    'stanford_cars': 'FewShotStanfordCars',
+    'caltech101': 'FewShotCaltech101',
+    'ucf101': 'FewShotUCF101',
+    'food101': 'FewShotFood101',
+    'sun397': 'FewShotSUN397',
+    'dtd': 'FewShotDTD',
+}
+
 #: CoOp's few-shot protocol.
 SHOTS = (1, 2, 4, 8, 16)
 SEEDS = (1, 2, 3)
@@ -80,9 +96,11 @@ def gdr_lambda(dataset: str, shots: int, base_to_new: bool = False) -> float:
 
     16-shot runs use 0.3, except on ImageNet, SUN397 and Food101 (1.0);
     every 1/2/4/8-shot run and every base-to-new run uses 1.0. Datasets
-    outside the paper follow the same rule.
+    outside the paper follow the same rule; runs on more than 16 shots or
+    on every image (``shots=-1``) count as 16-shot runs.
     """
-    if base_to_new or shots != 16 or dataset in LAMBDA_ONE_AT_16_SHOTS:
+    low_shot = 0 < shots < 16
+    if base_to_new or low_shot or dataset in LAMBDA_ONE_AT_16_SHOTS:
         return 1.0
     return 0.3
 

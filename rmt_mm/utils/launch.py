@@ -10,6 +10,7 @@ from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
 
 from ..engine.grad_dropout import check_lam
+from .recipe import resolve_lam, set_shots_and_seed
 
 AMP_TYPES = {
     'GradDropoutOptimWrapper': 'AmpGradDropoutOptimWrapper',
@@ -19,34 +20,63 @@ AMP_TYPES = {
 
 def add_common_args(parser: argparse.ArgumentParser,
                     cfg_options_example: str) -> None:
-    """Adds ``--work-dir``, ``--cfg-options``, ``--launcher`` and
-    ``--local-rank`` as mmpretrain's tools have them."""
-    parser.add_argument('--work-dir', help='the dir for logs and outputs')
-    parser.add_argument(
+    """Adds the options every tool shares: the run's shots, seed and data
+    folder, where outputs go, config overrides and how the processes were
+    started."""
+    run = parser.add_argument_group('the run')
+    run.add_argument(
+        '--shots',
+        type=int,
+        metavar='K',
+        help='images per class of the training subset (validation: '
+        'min(K, 4)); below 16 also the low-shot schedule')
+    run.add_argument(
+        '--seed',
+        type=int,
+        metavar='S',
+        help='seed of the few-shot draw and of the run (randomness.seed)')
+    run.add_argument(
+        '--data-root',
+        metavar='DIR',
+        help="folder holding the datasets (CoOp's $DATA): data/dtd in the "
+        'config becomes DIR/dtd')
+    out = parser.add_argument_group('outputs and overrides')
+    out.add_argument(
+        '--work-dir',
+        help='where logs, checkpoints and masks go (default: '
+        'work_dirs/<config name>)')
+    out.add_argument(
         '--cfg-options',
         nargs='+',
         action=DictAction,
-        help=f'override config entries, e.g. {cfg_options_example}')
-    parser.add_argument(
+        metavar='KEY=VALUE',
+        help=f'config entries to override, applied after the flags above, '
+        f'e.g. {cfg_options_example}')
+    launch = parser.add_argument_group('process launch')
+    launch.add_argument(
         '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
         default='none',
-        help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        help="who started the processes: 'none' for one plain process, "
+        "'pytorch' under torchrun (tools/dist_*.sh), 'slurm' under srun")
+    # torch.distributed.launch passes --local-rank (older: --local_rank).
+    launch.add_argument(
+        '--local-rank', '--local_rank', dest='local_rank', type=int,
+        default=0, help=argparse.SUPPRESS)
 
 
 def apply_common_args(cfg: Config, args: argparse.Namespace) -> None:
-    """Applies :func:`add_common_args`' options to ``cfg``; the work dir
-    defaults to ``./work_dirs/<config name>``."""
+    """Applies :func:`add_common_args`' options to ``cfg``: the shots,
+    seed and data folder first, ``--cfg-options`` after them."""
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     cfg.launcher = args.launcher
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+        name = osp.splitext(osp.basename(args.config))[0]
+        cfg.work_dir = osp.join('./work_dirs', name)
+    set_shots_and_seed(cfg, args.shots, args.seed, args.data_root)
+    cfg.merge_from_dict(args.cfg_options or {})
 
 
 def launched_world_size(launcher: str) -> int:
@@ -90,19 +120,56 @@ def close_distributed() -> None:
 
 
 def apply_global_batch_size(cfg: Config, world_size: int) -> None:
-    """Splits ``global_batch_size`` evenly over the processes."""
+    """Splits ``global_batch_size`` evenly over the processes and
+    accumulation steps, and tells the training sampler the global batch.
+
+    Without ``global_batch_size`` the global batch is the per-process batch
+    x processes x accumulation steps.
+    """
+    accumulate = cfg.optim_wrapper.get('accumulative_counts', 1)
     global_batch = cfg.get('global_batch_size')
     if global_batch is None:
-        return
-    accumulate = cfg.optim_wrapper.get('accumulative_counts', 1)
-    if global_batch % (world_size * accumulate):
+        global_batch = cfg.train_dataloader.batch_size * world_size * \
+            accumulate
+    elif global_batch % (world_size * accumulate):
         raise ValueError(
             f'global_batch_size={global_batch} cannot be split over '
             f'{world_size} processes x {accumulate} accumulation steps. '
             'Pick a process count that divides it or change it with '
             '--cfg-options global_batch_size=N.')
-    cfg.train_dataloader.batch_size = global_batch // (world_size *
-                                                       accumulate)
+    else:
+        cfg.train_dataloader.batch_size = global_batch // (world_size *
+                                                           accumulate)
+    sampler = cfg.train_dataloader.get('sampler') or {}
+    if sampler.get('type') == 'RMTGlobalBatchSampler':
+        sampler.global_batch_size = global_batch
+
+
+def apply_auto_scale_lr(cfg: Config, world_size: int) -> None:
+    """Scales the learning rate by the effective batch over
+    ``auto_scale_lr.base_batch_size`` when ``auto_scale_lr.enable``.
+
+    The effective batch is the per-process batch x processes x accumulation
+    steps (mmengine's own scaling leaves accumulation out), so call this
+    after :func:`apply_global_batch_size`. mmengine's scaling is then
+    switched off.
+    """
+    scaling = cfg.get('auto_scale_lr') or {}
+    if not scaling.get('enable', False):
+        return
+    if 'base_batch_size' not in scaling:
+        raise ValueError('auto_scale_lr needs base_batch_size, the batch '
+                         'the learning rate was chosen for.')
+    accumulate = cfg.optim_wrapper.get('accumulative_counts', 1)
+    effective = cfg.train_dataloader.batch_size * world_size * accumulate
+    factor = effective / scaling['base_batch_size']
+    optimizer = cfg.optim_wrapper.optimizer
+    print_log(
+        f'auto_scale_lr: batch {effective} (x{factor:g} the base '
+        f"{scaling['base_batch_size']}): lr {optimizer.lr:g} -> "
+        f'{optimizer.lr * factor:g}', logger='current')
+    optimizer.lr *= factor
+    cfg.auto_scale_lr = dict(scaling, enable=False)
 
 
 def enable_amp(cfg: Config, dtype: Optional[str] = None) -> None:
@@ -132,6 +199,7 @@ def check_train_config(cfg: Config) -> None:
             "data_root='data/my_dataset', ...)).")
     wrapper = cfg.get('optim_wrapper') or {}
     if 'lam' in wrapper:
+        resolve_lam(cfg)
         check_lam(wrapper['lam'])
     backbone = cfg.get('model', {}).get('backbone', {})
     if backbone.get('type') != 'MaskedCLIP':

@@ -1,12 +1,15 @@
 from .class_prompt_hook import RMTClassPromptHook, set_classes_from_dataset
 from .epoch_seed_hook import RMTEpochSeedHook
 from .fewshot_record_hook import FEWSHOT_RECORD, RMTFewShotRecordHook
+from .learning_budget_hook import (RECIPE_FILE, RMTLearningBudgetHook,
+                                   scheduled_lr_sum)
 from .mask_file_hook import FINAL_MASK_FILE, RMTMaskFileHook
 from .parameter_selector import (SELECTION_FILE, ParameterSelector,
                                  candidate_groups, select_top)
 
 __all__ = [
-    'FEWSHOT_RECORD', 'FINAL_MASK_FILE', 'ParameterSelector',
+    'FEWSHOT_RECORD', 'FINAL_MASK_FILE', 'ParameterSelector', 'RECIPE_FILE',
+    'RMTLearningBudgetHook', 'scheduled_lr_sum',
     'RMTClassPromptHook', 'RMTEpochSeedHook', 'RMTFewShotRecordHook',
     'RMTMaskFileHook', 'SELECTION_FILE', 'candidate_groups', 'select_top',
     'set_classes_from_dataset'

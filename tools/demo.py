@@ -78,11 +78,9 @@ def main() -> None:
     out = osp.join(REPO, args.out)
     work = osp.join(out, 'work')
     start = time.perf_counter()
-    options = ['--cfg-options', f'data_root={out}/data',
-               f'model.backbone.pretrained={out}/tiny_clip_random.pt',
-               f'train_dataloader.dataset.data_root={out}/data',
-               f'val_dataloader.dataset.data_root={out}/data',
-               f'test_dataloader.dataset.data_root={out}/data']
+    # --data-root: the config's demo_output/data becomes <out>/data.
+    options = ['--data-root', out, '--cfg-options',
+               f'model.backbone.pretrained={out}/tiny_clip_random.pt']
 
     if not osp.isdir(osp.join(out, 'data', 'test')):
         print('==> writing scikit-learn digits as PNGs to '

@@ -1,21 +1,15 @@
 #!/usr/bin/env bash
-# Usage: tools/dist_test.sh CONFIG CHECKPOINT NUM_PROCESSES [test.py options]
-CONFIG=$1
-CHECKPOINT=$2
-GPUS=$3
-NNODES=${NNODES:-1}
-NODE_RANK=${NODE_RANK:-0}
-PORT=${PORT:-29500}
-MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
-
-PYTHONPATH="$(dirname $0)/..":$PYTHONPATH \
-torchrun \
-    --nnodes=$NNODES \
-    --node_rank=$NODE_RANK \
-    --master_addr=$MASTER_ADDR \
-    --nproc_per_node=$GPUS \
-    --master_port=$PORT \
-    $(dirname "$0")/test.py \
-    $CONFIG \
-    $CHECKPOINT \
-    --launcher pytorch ${@:4}
+# Evaluates with torchrun:
+#   tools/dist_test.sh CONFIG CHECKPOINT PROCESSES [test.py args]
+# Machines and port: see tools/torchrun_launch.sh.
+set -euo pipefail
+if (( $# < 3 )); then
+    echo "usage: $0 CONFIG CHECKPOINT PROCESSES [tools/test.py arguments]" >&2
+    exit 2
+fi
+source "$(dirname "${BASH_SOURCE[0]}")/torchrun_launch.sh"
+config=$1
+checkpoint=$2
+processes=$3
+shift 3
+run_with_torchrun test.py "${processes}" "${config}" "${checkpoint}" "$@"

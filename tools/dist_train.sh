@@ -1,20 +1,14 @@
 #!/usr/bin/env bash
-# Usage: tools/dist_train.sh CONFIG NUM_PROCESSES [train.py options]
-# Env: NNODES (1), NODE_RANK (0), PORT (29500), MASTER_ADDR (127.0.0.1).
-CONFIG=$1
-GPUS=$2
-NNODES=${NNODES:-1}
-NODE_RANK=${NODE_RANK:-0}
-PORT=${PORT:-29500}
-MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
-
-PYTHONPATH="$(dirname $0)/..":$PYTHONPATH \
-torchrun \
-    --nnodes=$NNODES \
-    --node_rank=$NODE_RANK \
-    --master_addr=$MASTER_ADDR \
-    --nproc_per_node=$GPUS \
-    --master_port=$PORT \
-    $(dirname "$0")/train.py \
-    $CONFIG \
-    --launcher pytorch ${@:3}
+# Trains with torchrun: tools/dist_train.sh CONFIG PROCESSES [train.py args]
+# e.g. tools/dist_train.sh configs/rmt/rmt_vitb16_dtd_16shot.py 4 --shots 2
+# Machines and port: see tools/torchrun_launch.sh.
+set -euo pipefail
+if (( $# < 2 )); then
+    echo "usage: $0 CONFIG PROCESSES [tools/train.py arguments]" >&2
+    exit 2
+fi
+source "$(dirname "${BASH_SOURCE[0]}")/torchrun_launch.sh"
+config=$1
+processes=$2
+shift 2
+run_with_torchrun train.py "${processes}" "${config}" "$@"

@@ -1,10 +1,11 @@
 """Runs R-AMT over datasets x shots x seeds and tests every run.
 
-Each run trains with ``tools/train.py`` (or ``tools/dist_train.sh`` with
-``--gpus N``) in ``<work-root>/<dataset>/shots_<K>/seed_<S>/``, with the
-run's shots, seed and gradient-dropout lambda (method.md section 5) given as
-``--cfg-options``, then evaluates ``masks_final.pth`` with ``tools/test.py
---out metrics.json``. A run whose metrics files all exist is skipped, so a
+Each run trains with ``tools/train.py --shots K --seed S`` (or
+``tools/dist_train.sh`` with ``--gpus N``) in
+``<work-root>/<dataset>/shots_<K>/seed_<S>/``: the training script sets the
+few-shot subsets, the seed, the gradient-dropout lambda (method.md section
+5) and, below 16 shots, the low-shot schedule. Then ``tools/test.py --seed
+S --out metrics.json`` evaluates ``masks_final.pth``. A run whose metrics files all exist is skipped, so a
 stopped sweep continues where it was when started again with the same
 arguments: an interrupted training resumes from its last checkpoint
 (``--resume``), or starts over when it saved none.
@@ -47,8 +48,7 @@ from mmengine.config import Config
 
 from rmt_mm.engine.hooks.mask_file_hook import FINAL_MASK_FILE
 from rmt_mm.utils.experiments import (IMAGENET_VARIANTS, SEEDS, SHOTS,
-                                      gdr_lambda, metrics_path, run_dir,
-                                      zero_shot_dir)
+                                      metrics_path, run_dir, zero_shot_dir)
 
 TOOLS_DIR = osp.dirname(osp.abspath(__file__))
 VARIANT_CONFIG = osp.join(
@@ -125,6 +125,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--seeds', nargs='+', type=int, default=list(SEEDS))
     parser.add_argument(
+        '--data-root',
+        metavar='DIR',
+        help="folder holding the datasets (CoOp's $DATA), passed to every "
+        'training and test')
+    parser.add_argument(
         '--work-root',
         default='work_dirs/sweep',
         help='root of the run folders')
@@ -149,8 +154,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--lam',
         type=float,
-        help='use this gradient-dropout lambda for every run instead of '
-        "the paper's rule (give such a sweep its own --work-root)")
+        help="use this gradient-dropout lambda for every run instead of "
+        "the paper's rule, lam='auto' (give such a sweep its own "
+        '--work-root)')
     parser.add_argument(
         '--train-args',
         default='',
@@ -229,25 +235,34 @@ def options(values: Dict[str, object]) -> List[str]:
     return [f'{key}={value}' for key, value in values.items()]
 
 
-def train_options(exp: Experiment, shots: int, seed: int, lam: float,
-                  base_to_new: bool) -> List[str]:
-    """The ``--cfg-options`` that make ``exp``'s config one run."""
-    loaders = ['train_dataloader'] + (['val_dataloader']
-                                      if exp.has_val else [])
+def run_flags(shots: Optional[int], seed: int,
+              args: argparse.Namespace) -> List[str]:
+    """The switches that make a config one run of the sweep."""
+    flags = [] if shots is None else ['--shots', str(shots)]
+    flags += ['--seed', str(seed)]
+    if args.data_root is not None:
+        flags += ['--data-root', args.data_root]
+    return flags
+
+
+def train_options(exp: Experiment, args: argparse.Namespace) -> List[str]:
+    """The ``--cfg-options`` of a training beyond its shots and seed."""
     values: Dict[str, object] = {}
-    for loader in loaders:
-        values[f'{loader}.dataset.num_shots'] = shots
-        values[f'{loader}.dataset.seed'] = seed
-        if base_to_new:
+    if args.base_to_new:
+        for loader in ['train_dataloader'] + (['val_dataloader']
+                                              if exp.has_val else []):
             values[f'{loader}.dataset.subsample'] = 'base'
-    values['randomness.seed'] = seed
-    values['optim_wrapper.lam'] = lam
+    if args.lam is not None:
+        values['optim_wrapper.lam'] = args.lam
     return options(values)
 
 
 def eval_options(exp: Experiment, target: Optional[str],
-                 variants: Dict[str, dict]) -> List[str]:
-    """The ``--cfg-options`` that point the test set at ``target``."""
+                 variants: Dict[str, dict],
+                 data_root: Optional[str] = None) -> List[str]:
+    """The ``--cfg-options`` that point the test set at ``target`` (a
+    variant's folder moves below ``data_root`` like ``--data-root`` moves
+    the others)."""
     if target is None:
         return []
     if target in ('base', 'new'):
@@ -257,6 +272,9 @@ def eval_options(exp: Experiment, target: Optional[str],
         for key, value in variants[target].items()
         if key != 'pipeline' and exp.test_dataset.get(key) != value
     }
+    key = 'test_dataloader.dataset.data_root'
+    if data_root is not None and key in changed:
+        changed[key] = osp.join(data_root, osp.basename(changed[key]))
     return options(changed)
 
 
@@ -297,8 +315,8 @@ def with_options(cmd: List[str], cfg_options: List[str]) -> List[str]:
     return cmd + (['--cfg-options'] + cfg_options if cfg_options else [])
 
 
-def train_command(exp: Experiment, work_dir: str, cfg_options: List[str],
-                  args: argparse.Namespace,
+def train_command(exp: Experiment, work_dir: str, flags: List[str],
+                  cfg_options: List[str], args: argparse.Namespace,
                   resume: Optional[str]) -> List[str]:
     if args.gpus > 1:
         cmd = ['bash', osp.join(TOOLS_DIR, 'dist_train.sh'), exp.config,
@@ -307,17 +325,18 @@ def train_command(exp: Experiment, work_dir: str, cfg_options: List[str],
         cmd = [sys.executable, osp.join(TOOLS_DIR, 'train.py'), exp.config]
     cmd += ['--work-dir', work_dir] + (['--resume', resume]
                                        if resume else [])
-    cmd += shlex.split(args.train_args)
+    cmd += flags + shlex.split(args.train_args)
     return with_options(cmd, cfg_options)
 
 
 def eval_step(exp: Experiment, folder: str, checkpoint: Optional[str],
-              target: Optional[str], cfg_options: List[str]) -> Step:
+              target: Optional[str], flags: List[str],
+              cfg_options: List[str]) -> Step:
     done = metrics_path(folder, target)
     out = osp.splitext(done)[0] + '.partial.json'
     cmd = [sys.executable, osp.join(TOOLS_DIR, 'test.py'), exp.config]
     cmd += [checkpoint] if checkpoint else []
-    cmd += ['--work-dir', osp.join(folder, 'eval'), '--out', out]
+    cmd += ['--work-dir', osp.join(folder, 'eval'), '--out', out] + flags
     return Step('test', with_options(cmd, cfg_options), done, out)
 
 
@@ -341,9 +360,12 @@ def plan_runs(experiments: Sequence[Experiment], args: argparse.Namespace,
         targets = eval_targets(exp, args)
         if args.zero_shot:
             folder = zero_shot_dir(args.work_root, exp.name, args.base_to_new)
+            zero_flags = [] if args.data_root is None else [
+                '--data-root', args.data_root]
             add(Run(f'{exp.name} zero-shot', folder, [
-                eval_step(exp, folder, None, t,
-                          eval_options(exp, t, variants) + args.cfg_options)
+                eval_step(exp, folder, None, t, zero_flags,
+                          eval_options(exp, t, variants, args.data_root) +
+                          args.cfg_options)
                 for t in targets if not osp.isfile(metrics_path(folder, t))
             ]))
         for shots in args.shots:
@@ -352,25 +374,23 @@ def plan_runs(experiments: Sequence[Experiment], args: argparse.Namespace,
                                  args.base_to_new)
                 # A CLIP without pretrained weights (tiny demo models) is
                 # initialised from the seed: test the network that trained.
-                seeded = [f'randomness.seed={seed}']
                 steps = [
                     eval_step(exp, folder,
                               osp.join(folder, FINAL_MASK_FILE), t,
-                              eval_options(exp, t, variants) + seeded +
+                              run_flags(None, seed, args),
+                              eval_options(exp, t, variants,
+                                           args.data_root) +
                               args.cfg_options) for t in targets
                     if not osp.isfile(metrics_path(folder, t))
                 ]
                 state, checkpoint = training_state(folder)
                 if steps and state != 'done':
-                    lam = args.lam if args.lam is not None else gdr_lambda(
-                        exp.name, shots, args.base_to_new)
-                    cfg_options = train_options(exp, shots, seed, lam,
-                                                args.base_to_new)
                     steps.insert(0, Step(
                         'train',
                         train_command(exp, folder,
-                                      cfg_options + args.cfg_options, args,
-                                      checkpoint),
+                                      run_flags(shots, seed, args),
+                                      train_options(exp, args) +
+                                      args.cfg_options, args, checkpoint),
                         osp.join(folder, FINAL_MASK_FILE)))
                 add(Run(f'{exp.name} shots={shots} seed={seed}', folder,
                         steps))

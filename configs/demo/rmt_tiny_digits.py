@@ -6,7 +6,6 @@
 # 2 CPU cores (README.md, "What the demo does").
 _base_ = ['../_base_/default_runtime.py', '../_base_/schedules/rmt_adam_30e.py']
 
-data_root = 'demo_output/data'
 model = dict(
     type='RMTClassifier',
     backbone=dict(
@@ -37,7 +36,7 @@ default_hooks = dict(logger=dict(interval=16))
 pipeline = [dict(type='LoadImageFromFile'), dict(type='PackInputs')]
 dataset = dict(
     type='FewShotImageFolder',
-    data_root=data_root,
+    data_root='demo_output/data',
     templates=('a photo of the digit {}.', ),
     num_shots=100,
     seed=1,

@@ -14,6 +14,9 @@ from PIL import Image
 import rmt_mm.datasets  # noqa: F401  (registers the datasets)
 
 
+CONFIGS_DIR = Path(__file__).parents[2] / 'configs'
+
+
 def _encoded(fmt: str) -> bytes:
     buffer = io.BytesIO()
     Image.new('RGB', (8, 8), (180, 40, 90)).save(buffer, fmt)

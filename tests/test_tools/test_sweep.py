@@ -22,7 +22,13 @@ def plan(argv):
 
 
 def cfg_options(cmd):
+    if '--cfg-options' not in cmd:
+        return []
     return cmd[cmd.index('--cfg-options') + 1:]
+
+
+def flag(cmd, name):
+    return cmd[cmd.index(name) + 1] if name in cmd else None
 
 
 def touch(path, text='{}'):
@@ -66,14 +72,11 @@ def test_grid_order_options_and_commands(tmp_path):
                              osp.join(REPO, 'tools', 'train.py'), DTD]
     assert train.cmd[3:5] == ['--work-dir', run.work_dir]
     assert '--resume' not in train.cmd
-    assert cfg_options(train.cmd) == [
-        'train_dataloader.dataset.num_shots=16',
-        'train_dataloader.dataset.seed=2',
-        'val_dataloader.dataset.num_shots=16',
-        'val_dataloader.dataset.seed=2', 'randomness.seed=2',
-        'optim_wrapper.lam=0.3'
-    ]
-    assert 'optim_wrapper.lam=1.0' in cfg_options(runs[0].steps[0].cmd)
+    # Shots and seed go through the switches, which also pick lambda and
+    # the low-shot recipe: nothing is left for --cfg-options.
+    assert train.cmd[5:] == ['--shots', '16', '--seed', '2']
+    assert flag(runs[0].steps[0].cmd, '--shots') == '1'
+    assert cfg_options(train.cmd) == []
     assert test.cmd[1:4] == [
         osp.join(REPO, 'tools', 'test.py'), DTD,
         osp.join(run.work_dir, 'masks_final.pth')
@@ -81,15 +84,16 @@ def test_grid_order_options_and_commands(tmp_path):
     assert test.done_file == metrics_path(run.work_dir)
     assert test.cmd[test.cmd.index('--out') + 1] == test.out_file
     assert test.out_file != test.done_file
-    assert cfg_options(test.cmd) == ['randomness.seed=2']
+    assert flag(test.cmd, '--seed') == '2'
+    assert '--shots' not in test.cmd and cfg_options(test.cmd) == []
 
 
 def test_config_without_val_gets_no_val_options(tmp_path):
     runs, _ = plan(['--configs', f'imagenet={IMAGENET}', '--shots', '4',
                     '--seeds', '3', '--work-root', str(tmp_path)])
-    options = cfg_options(runs[0].steps[0].cmd)
-    assert not any(o.startswith('val_dataloader') for o in options)
-    assert 'optim_wrapper.lam=1.0' in options
+    cmd = runs[0].steps[0].cmd
+    assert (flag(cmd, '--shots'), flag(cmd, '--seed')) == ('4', '3')
+    assert cfg_options(cmd) == []
 
 
 def test_zero_shot_and_imagenet_variants(tmp_path):
@@ -140,7 +144,7 @@ def test_base_to_new(tmp_path):
     options = cfg_options(trained.steps[0].cmd)
     assert 'train_dataloader.dataset.subsample=base' in options
     assert 'val_dataloader.dataset.subsample=base' in options
-    assert 'optim_wrapper.lam=1.0' in options
+    assert not any(o.startswith('optim_wrapper.lam') for o in options)
     for run in runs:
         tests = [s for s in run.steps if s.kind == 'test']
         assert [cfg_options(s.cmd)[0] for s in tests] == [
@@ -215,7 +219,7 @@ def test_dry_run_prints_commands(tmp_path, capsys):
     out = capsys.readouterr().out
     assert '3 run(s): 0 finished, 3 to do.' in out
     assert '[1/3] dtd zero-shot' in out and '[3/3] dtd shots=2 seed=2' in out
-    assert 'train_dataloader.dataset.num_shots=2' in out
+    assert '--shots 2 --seed 1' in out
     assert not os.listdir(tmp_path)
 
 
@@ -272,3 +276,19 @@ def test_real_tiny_sweep_and_restart(tmp_path, capsys):
     capsys.readouterr()
     assert sweep.main(argv) == 0
     assert '1 run(s): 1 finished, 0 to do.' in capsys.readouterr().out
+
+
+def test_data_root_and_fixed_lambda_reach_every_command(tmp_path):
+    runs, _ = plan(['--configs', f'imagenet={IMAGENET}', '--shots', '1',
+                    '--seeds', '2', '--imagenet-variants', '--zero-shot',
+                    '--data-root', '/datasets', '--lam', '0.5',
+                    '--work-root', str(tmp_path)])
+    zero, trained = runs
+    train = trained.steps[0].cmd
+    assert flag(train, '--data-root') == '/datasets'
+    assert cfg_options(train) == ['optim_wrapper.lam=0.5']
+    for step in zero.steps + trained.steps[1:]:
+        assert flag(step.cmd, '--data-root') == '/datasets'
+    # The variants' folders move below --data-root too.
+    assert ('test_dataloader.dataset.data_root=/datasets/imagenetv2'
+            in cfg_options(zero.steps[1].cmd))

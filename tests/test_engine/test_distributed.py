@@ -186,37 +186,86 @@ def test_two_processes_equal_one_process_on_global_batch(
     assert torch.equal(dist_masks[decided], masks[decided])
 
 
-def test_dist_train_sh_end_to_end(tmp_path):
+EPOCHS = 4
+
+
+def start_training(cmd, cwd, log_file, **env):
+    env = dict(os.environ, OMP_NUM_THREADS='1',
+               PATH=f'{osp.dirname(sys.executable)}:{os.environ["PATH"]}',
+               **env)
+    log = open(log_file, 'w')
+    return subprocess.Popen(cmd, cwd=cwd, env=env, stdout=log,
+                            stderr=subprocess.STDOUT), log_file
+
+
+def finish(started):
+    proc, log_file = started
+    try:
+        code = proc.wait(timeout=300)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise
+    with open(log_file) as f:
+        log = f.read()
+    assert code == 0, log[-5000:]
+    return log
+
+
+def different_entries(work_a, work_b) -> int:
+    masks_a, _ = load_mask_file(str(work_a / 'masks_final.pth'))
+    masks_b, _ = load_mask_file(str(work_b / 'masks_final.pth'))
+    assert masks_a.keys() == masks_b.keys()
+    return sum(int((masks_a[k] != masks_b[k]).sum()) for k in masks_a)
+
+
+def test_launch_changes_nothing(tmp_path):
+    """tools/dist_train.sh with 2 processes (config and work dir with
+    spaces in their paths), tools/train.py with 1 process and loading in
+    the main process, and with 2 loader workers: over several epochs of
+    new augmentations the masks are the same."""
     data_root = make_image_folder(str(tmp_path / 'data'))
-    work_dir = tmp_path / 'work'
+    configs = tmp_path / 'my configs'
+    configs.mkdir()
     # global_batch_size=4 over 2 processes: batches of 2 per process.
     config = write_tiny_config(
-        str(tmp_path / 'ddp_cfg.py'), data_root, epochs=1)
-    env = dict(
-        os.environ,
-        PORT=str(free_port()),
-        OMP_NUM_THREADS='1',
-        PATH=f'{osp.dirname(sys.executable)}:{os.environ["PATH"]}')
-    proc = subprocess.run(
-        ['bash', osp.join(REPO, 'tools', 'dist_train.sh'), config, '2',
-         '--work-dir', str(work_dir)],
-        cwd=str(tmp_path), env=env, capture_output=True, text=True,
-        timeout=300)
-    log = proc.stdout + proc.stderr
-    assert proc.returncode == 0, log[-5000:]
+        str(configs / 'ddp cfg.py'), data_root, epochs=EPOCHS)
+    train = [sys.executable, osp.join(REPO, 'tools', 'train.py'), config]
+    works = {name: tmp_path / f'work {name}'
+             for name in ('2 processes', '1 process', '2 workers')}
+    runs = {
+        '2 processes': start_training(
+            ['bash', osp.join(REPO, 'tools', 'dist_train.sh'), config, '2',
+             '--work-dir', str(works['2 processes'])],
+            str(tmp_path), str(tmp_path / 'dist.log'), PORT=str(free_port())),
+        '1 process': start_training(
+            train + ['--work-dir', str(works['1 process'])], REPO,
+            str(tmp_path / 'one.log')),
+        '2 workers': start_training(
+            train + ['--work-dir', str(works['2 workers']), '--cfg-options',
+                     'train_dataloader.num_workers=2'], REPO,
+            str(tmp_path / 'workers.log')),
+    }
+    logs = {name: finish(started) for name, started in runs.items()}
 
-    masks, meta = load_mask_file(str(work_dir / 'masks_final.pth'))
-    assert meta['arch'] == TINY_VIT and masks
-    dumped = Config.fromfile(str(work_dir / 'ddp_cfg.py'))
+    log = logs['2 processes']
+    dumped = Config.fromfile(str(works['2 processes'] / 'ddp cfg.py'))
     assert dumped.global_batch_size == 4
     assert dumped.train_dataloader.batch_size == 2
+    assert dumped.train_dataloader.sampler.global_batch_size == 4
     assert dumped.model_wrapper_cfg.device_ids is None
     assert 'Distributed training: True' in log
-    # 3 classes x 4 shots over 2 ranks: 6 images, 3 batches of 2 each.
-    assert 'Epoch(train) [1][3/3]' in log
+    # 3 classes x 4 shots over 2 ranks: 12 images, 3 batches of 2 each.
+    assert f'Epoch(train) [{EPOCHS}][3/3]' in log
     # Validation ran distributed too (results gathered over gloo).
     assert 'accuracy/top1' in log
 
+    masks, meta = load_mask_file(str(works['1 process'] /
+                                     'masks_final.pth'))
+    assert meta['arch'] == TINY_VIT
+    assert any(not m.all() for m in masks.values())  # the masks trained
+    differ = {name: different_entries(works['1 process'], works[name])
+              for name in ('2 processes', '2 workers')}
+    assert differ == {'2 processes': 0, '2 workers': 0}
 
 @pytest.mark.parametrize('tool', ['train', 'test'])
 def test_tools_shut_the_process_group_down(tmp_path, monkeypatch, tool):

@@ -1,0 +1,176 @@
+"""--shots/--seed/--data-root, lambda 'auto', the low-shot recipe and the
+start-of-run check that masks can learn at all."""
+import json
+import math
+import sys
+from types import SimpleNamespace
+
+import pytest
+import torch
+from mmengine.config import Config
+from rmt_testing import REPO, load_tool
+
+from rmt_mm.engine.hooks import learning_budget_hook
+from rmt_mm.engine.hooks.learning_budget_hook import (RMTLearningBudgetHook,
+                                                      scheduled_lr_sum)
+from rmt_mm.utils.launch import check_train_config
+from rmt_mm.utils.recipe import low_shot_epochs, resolve_lam
+
+DTD = f'{REPO}/configs/rmt/rmt_vitb16_dtd_16shot.py'
+COSINE = [dict(type='CosineAnnealingLR', by_epoch=True, eta_min=0.)]
+train_tool = load_tool('train')
+test_tool = load_tool('test')
+
+
+def train_cfg(*argv, config=DTD):
+    """The config tools/train.py would run for ``argv``."""
+    sys_argv, sys.argv = sys.argv, ['train.py', config, *argv]
+    try:
+        args = train_tool.parse_args()
+    finally:
+        sys.argv = sys_argv
+    cfg = train_tool.merge_args(Config.fromfile(config), args)
+    check_train_config(cfg)
+    return cfg
+
+
+def cosine_sum(lr, epochs, updates):
+    """Independent: the cosine formula summed update by update."""
+    return sum(lr * (1 + math.cos(math.pi * e / epochs)) / 2
+               for e in range(epochs) for _ in range(updates))
+
+
+def test_one_switch_sets_subsets_seed_data_and_lambda():
+    cfg = train_cfg('--shots', '4', '--seed', '2', '--data-root', '/data')
+    for loader in ('train_dataloader', 'val_dataloader'):
+        assert cfg[loader].dataset.num_shots == 4
+        assert cfg[loader].dataset.seed == 2
+    assert cfg.randomness.seed == 2
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        assert cfg[loader].dataset.data_root == '/data/dtd'
+    assert cfg.optim_wrapper.lam == 1.0  # every 4-shot run, method.md 5
+
+
+def test_test_tool_takes_the_same_switches(tmp_path):
+    sys_argv, sys.argv = sys.argv, ['test.py', DTD, '--seed', '3',
+                                    '--data-root', str(tmp_path)]
+    try:
+        args = test_tool.parse_args()
+    finally:
+        sys.argv = sys_argv
+    cfg = test_tool.merge_args(Config.fromfile(DTD), args)
+    assert cfg.randomness.seed == 3
+    assert cfg.test_dataloader.dataset.data_root == f'{tmp_path}/dtd'
+
+
+def test_cfg_options_come_after_the_switches():
+    cfg = train_cfg('--shots', '1', '--cfg-options', 'optim_wrapper.lam=0.5',
+                    'train_cfg.max_epochs=7')
+    assert cfg.optim_wrapper.lam == 0.5
+    assert cfg.train_cfg.max_epochs == 7
+
+
+@pytest.mark.parametrize('dataset,shots,subsample,lam', [
+    ('dtd', 16, 'all', 0.3), ('dtd', 1, 'all', 1.0), ('dtd', 8, 'all', 1.0),
+    ('food101', 16, 'all', 1.0), ('sun397', 16, 'all', 1.0),
+    ('imagenet', 16, 'all', 1.0), ('eurosat', 16, 'base', 1.0),
+    ('eurosat', -1, 'all', 0.3)])
+def test_lambda_auto_follows_dataset_shots_and_classes(dataset, shots,
+                                                       subsample, lam):
+    cfg = Config.fromfile(f'{REPO}/configs/rmt/rmt_vitb16_{dataset}_16shot.py')
+    cfg.train_dataloader.dataset.update(num_shots=shots, subsample=subsample)
+    resolve_lam(cfg)
+    assert cfg.optim_wrapper.lam == lam
+
+
+def test_only_num_shots_changed_no_longer_keeps_the_16_shot_lambda():
+    cfg = train_cfg('--cfg-options', 'train_dataloader.dataset.num_shots=1')
+    assert cfg.optim_wrapper.lam == 1.0
+    assert train_cfg('--cfg-options', 'optim_wrapper.lam=0.2')\
+        .optim_wrapper.lam == 0.2
+
+
+def test_low_shot_epochs_reach_the_margin_and_no_more():
+    # DTD 1 shot: 47 images, 1 update per epoch at lr 8e-5; the margin is
+    # 2 x (1e-2 - 5e-3) = 1e-2.
+    epochs = low_shot_epochs(8e-5, 1, 5e-3, 30)
+    assert epochs == 249
+    assert cosine_sum(8e-5, epochs, 1) >= 1e-2 - 1e-12
+    assert cosine_sum(8e-5, epochs - 1, 1) < 1e-2
+    # A run that already reaches it keeps its epochs.
+    assert low_shot_epochs(8e-5, 23, 5e-3, 30) == 30
+
+
+@pytest.mark.parametrize('shots,epochs', [(1, 249), (2, 124), (4, 49),
+                                          (8, 30), (16, 30)])
+def test_shots_switch_picks_the_low_shot_recipe(shots, epochs):
+    # DTD: 47 classes x K shots, global batch 32: 1, 2, 5, 11 and 23 updates
+    # per epoch.
+    cfg = train_cfg('--shots', str(shots))
+    assert cfg.train_cfg.max_epochs == epochs
+    assert cfg.train_cfg.val_interval == epochs
+    updates = max(1, 47 * shots // 32)
+    if shots < 16:
+        assert cosine_sum(8e-5, epochs, updates) >= 1e-2 - 1e-12
+
+
+def test_lr_sum_follows_the_real_schedule():
+    # The issue's figure: DTD 1 shot on the 16-shot recipe, about 1.2e-3.
+    total, updates = scheduled_lr_sum(8e-5, COSINE, 30, 1)
+    assert updates == 30
+    assert total == pytest.approx(cosine_sum(8e-5, 30, 1))
+    assert total == pytest.approx(1.24e-3)
+    # T_max follows max_epochs: 2 epochs anneal to half, not 30 epochs'.
+    total, _ = scheduled_lr_sum(8e-5, COSINE, 2, 1)
+    assert total == pytest.approx(8e-5 + 4e-5)
+    # 5 iterations, 2 per update: updates after iterations 2, 4, 6, 8, 10.
+    total, updates = scheduled_lr_sum(1.0, None, 2, 5, 2)
+    assert (total, updates) == (5.0, 5)
+
+
+def fake_runner(tmp_path, lr, epochs, iters):
+    backbone = SimpleNamespace(score_init=1e-2, threshold=5e-3)
+    group = dict(lr=lr, initial_lr=lr)
+    return SimpleNamespace(
+        model=SimpleNamespace(backbone=backbone),
+        optim_wrapper=SimpleNamespace(param_groups=[group], lam=1.0,
+                                      _accumulative_counts=1),
+        train_dataloader=[None] * iters,
+        cfg=Config(dict(param_scheduler=COSINE,
+                        train_dataloader=dict(dataset=dict(num_shots=1)))),
+        max_epochs=epochs, seed=1, work_dir=str(tmp_path))
+
+
+def run_hook(tmp_path, monkeypatch, **runner):
+    lines = []
+    monkeypatch.setattr(learning_budget_hook, 'print_log',
+                        lambda msg, **kw: lines.append((kw.get('level'),
+                                                        msg)))
+    RMTLearningBudgetHook().before_train(fake_runner(tmp_path, **runner))
+    return lines
+
+
+def test_warning_when_no_entry_can_flip(tmp_path, monkeypatch):
+    (level, line), = run_hook(tmp_path, monkeypatch, lr=8e-5, epochs=30,
+                              iters=1)
+    assert level == 30  # logging.WARNING
+    assert '\n' not in line
+    assert 'No mask entry can change' in line
+    assert '30 updates' in line and '1.24e-03' in line and '5.0e-03' in line
+    assert '--shots' in line and 'max_epochs' in line
+    record = json.load(open(tmp_path / 'run_recipe.json'))
+    assert record['lr_sum'] == pytest.approx(1.24e-3)
+    assert (record['shots'], record['seed'], record['lam']) == (1, 1, 1.0)
+
+
+def test_no_warning_on_the_low_shot_recipe(tmp_path, monkeypatch):
+    (level, line), = run_hook(tmp_path, monkeypatch, lr=8e-5, epochs=249,
+                              iters=1)
+    assert level is None and 'Learning budget' in line
+
+
+def test_lambda_auto_outside_the_tools_is_a_clear_error():
+    from rmt_mm.engine.grad_dropout import GradDropoutOptimWrapper
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1)
+    with pytest.raises(ValueError, match="'auto' is resolved"):
+        GradDropoutOptimWrapper(optimizer=optimizer, lam='auto')

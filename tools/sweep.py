@@ -5,10 +5,11 @@ Each run trains with ``tools/train.py --shots K --seed S`` (or
 ``<work-root>/<dataset>/shots_<K>/seed_<S>/``: the training script sets the
 few-shot subsets, the seed, the gradient-dropout lambda (method.md section
 5) and, below 16 shots, the low-shot schedule. Then ``tools/test.py --seed
-S --out metrics.json`` evaluates ``masks_final.pth``. A run whose metrics files all exist is skipped, so a
-stopped sweep continues where it was when started again with the same
-arguments: an interrupted training resumes from its last checkpoint
-(``--resume``), or starts over when it saved none.
+S --out metrics.json`` evaluates ``masks_final.pth``. A run whose metrics
+files all exist is skipped, so a stopped sweep continues where it was when
+started again with the same arguments: an interrupted training resumes from
+its last checkpoint (``--resume``), or starts over when it saved none.
+``--data-root DIR`` is passed to every command.
 
 Other protocols:
 

@@ -9,7 +9,8 @@ import numpy as np
 def sample_seed(seed: int, epoch: int, index: int) -> int:
     """A 32-bit seed that depends only on the run seed, the epoch and the
     sample's index in the dataset."""
-    return int(np.random.SeedSequence([seed, epoch, index]).generate_state(1)[0])
+    state = np.random.SeedSequence([seed, epoch, index]).generate_state(1)
+    return int(state[0])
 
 
 @contextmanager

@@ -108,7 +108,8 @@ def test_paper_hyper_parameters():
     assert imagenet.train_cfg.max_epochs == 10
     for name, lam in [('imagenet', 1.0), ('sun397', 1.0), ('food101', 1.0),
                       ('eurosat', 0.3), ('caltech101', 0.3), ('dtd', 0.3)]:
-        cfg = Config.fromfile(f'{REPO}/configs/rmt/rmt_vitb16_{name}_16shot.py')
+        cfg = Config.fromfile(
+            f'{REPO}/configs/rmt/rmt_vitb16_{name}_16shot.py')
         assert cfg.optim_wrapper.lam == 'auto'
         check_train_config(cfg)
         assert cfg.optim_wrapper.lam == lam, name

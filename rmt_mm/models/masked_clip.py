@@ -293,6 +293,17 @@ class MaskedCLIP(BaseModule):
                 masked weights do not exist here.
         """
         masks, meta = load_mask_file(path)
+        self.check_mask_file(masks, meta, path)
+        self.load_hard_masks(masks)
+
+    def check_mask_file(self, masks: Dict[str, Tensor], meta: dict,
+                        path: str) -> None:
+        """Checks that masks read from the mask file ``path`` fit this model.
+
+        Raises:
+            ValueError: If the file was made for another architecture or its
+                masked weights do not exist here.
+        """
         if meta.get('arch') != self.arch:
             raise ValueError(
                 f'Mask file {path!r} was trained on arch={meta.get("arch")!r}'
@@ -306,7 +317,6 @@ class MaskedCLIP(BaseModule):
                     f'{tuple(mask.shape)}, which this model does not have '
                     f'(its maskable weights: {self.candidate_names()[:6]} '
                     '...).')
-        self.load_hard_masks(masks)
 
     # ------------------------------------------------------------ export
     @torch.no_grad()

@@ -1,0 +1,147 @@
+"""RMTInferencer: inputs of every kind, per-file errors, and predictions
+equal to tools/test.py's on the demo model."""
+import os
+import sys
+
+import mmengine
+import numpy as np
+import pytest
+import torch
+from conftest import random_mask_file
+from mmengine.config import Config
+from mmengine.runner import Runner
+from PIL import Image
+from rmt_testing import REPO, load_tool
+
+from rmt_mm.apis import ImageInputError, RMTInferencer
+from rmt_mm.models import MaskedCLIP
+
+DEMO_CONFIG = os.path.join(REPO, 'configs', 'demo', 'rmt_tiny_digits.py')
+
+
+def test_predictions_equal_tools_test_on_the_demo_model(tmp_path,
+                                                        monkeypatch):
+    demo = load_tool('demo')
+    data = str(tmp_path / 'data')
+    demo.write_digits(data)
+    for name in demo.DIGITS:  # 3 test images per class keep the test fast
+        folder = os.path.join(data, 'test', name)
+        for file in sorted(os.listdir(folder))[3:]:
+            os.remove(os.path.join(folder, file))
+    weights = str(tmp_path / 'clip.pt')
+    demo.write_random_clip(weights, DEMO_CONFIG)
+    arch = Config.fromfile(DEMO_CONFIG).model.backbone
+    clip = MaskedCLIP(arch=arch.arch.to_dict(), pretrained=weights,
+                      mask_targets=list(arch.mask_targets))
+    masks = random_mask_file(clip, str(tmp_path / 'masks.pth'), seed=3,
+                             drop=0.3)
+    options = [f'test_dataloader.dataset.data_root={data}',
+               f'model.backbone.pretrained={weights}']
+
+    test_tool = load_tool('test')
+    monkeypatch.setattr(sys, 'argv', [
+        'test.py', DEMO_CONFIG, masks, '--work-dir', str(tmp_path / 'work'),
+        '--cfg-options', *options])
+    args = test_tool.parse_args()
+    cfg = test_tool.merge_args(Config.fromfile(args.config), args)
+    dump = str(tmp_path / 'test_py.pkl')
+    cfg.test_evaluator = [dict(type='Accuracy', topk=(1, )),
+                          dict(type='DumpResults', out_file_path=dump)]
+    Runner.from_cfg(cfg).test()
+    expected = {r['img_path']: (int(r['pred_label']), r['pred_score'])
+                for r in mmengine.load(dump)}
+
+    inferencer = RMTInferencer(
+        DEMO_CONFIG, masks,
+        cfg_options=dict(o.split('=', 1) for o in options))
+    assert sorted(inferencer.classnames) == sorted(demo.DIGITS)
+    results = inferencer(os.path.join(data, 'test'), batch_size=64)
+    assert len(results) == len(expected) == 30
+    labels = [r['pred_label'] for r in results]
+    assert len(set(labels)) > 1  # random masks: a non-trivial comparison
+    for result in results:
+        label, score = expected[result['input']]
+        assert result['pred_label'] == label
+        assert result['pred_class'] == inferencer.classnames[label]
+        np.testing.assert_allclose(result['pred_scores'], score, atol=1e-6)
+
+
+@pytest.fixture(scope='module')
+def inferencer(tiny):
+    return RMTInferencer(tiny['config'], tiny['masks'][0],
+                         cfg_options=tiny['options'])
+
+
+def test_paths_arrays_and_pil_images_agree(tiny, inferencer):
+    path = os.path.join(tiny['data'], 'test', 'cat', '000.png')
+    rgb = np.asarray(Image.open(path).convert('RGB'))
+    from_path, from_array, from_pil = inferencer(
+        [path, rgb, Image.fromarray(rgb)])
+    assert (from_path['input'], from_array['input'],
+            from_pil['input']) == (path, 1, 2)
+    for other in (from_array, from_pil):
+        np.testing.assert_array_equal(other['pred_scores'],
+                                      from_path['pred_scores'])
+    assert from_path['pred_scores'].shape == (3, )
+    assert from_path['pred_scores'].sum() == pytest.approx(1, abs=1e-5)
+    assert from_path['pred_score'] == from_path['pred_scores'].max()
+    assert inferencer.classnames[from_path['pred_label']] == \
+        from_path['pred_class']
+
+
+def test_batch_size_does_not_change_scores(tiny, inferencer):
+    folder = os.path.join(tiny['data'], 'test')
+    one = inferencer(folder, batch_size=1)
+    many = inferencer(folder, batch_size=4)
+    assert [r['input'] for r in one] == [r['input'] for r in many]
+    for a, b in zip(one, many):
+        np.testing.assert_allclose(a['pred_scores'], b['pred_scores'],
+                                   atol=1e-6)
+
+
+def test_bad_files_in_a_folder_are_reported_and_skipped(tiny, inferencer,
+                                                        tmp_path):
+    folder = tmp_path / 'mixed'
+    folder.mkdir()
+    good = os.path.join(tiny['data'], 'test', 'dog', '000.png')
+    Image.open(good).save(folder / 'a.png')
+    (folder / 'notes.txt').write_text('not an image')
+    (folder / 'broken.png').write_bytes(open(good, 'rb').read()[:60])
+    Image.open(good).save(folder / 'z.png')
+    results = inferencer(str(folder))
+    assert [os.path.basename(r['input']) for r in results] == ['a.png',
+                                                               'z.png']
+    skipped = {os.path.basename(n): reason
+               for n, reason in inferencer.skipped}
+    assert set(skipped) == {'notes.txt', 'broken.png'}
+    assert 'not a readable image' in skipped['notes.txt']
+
+
+def test_huge_images_and_bad_arrays_get_clear_errors(tiny, tmp_path):
+    small = RMTInferencer(tiny['config'], cfg_options=tiny['options'],
+                          max_pixels=1000)
+    path = os.path.join(tiny['data'], 'test', 'dog', '000.png')  # 40 x 40
+    assert small(path) == []
+    assert 'above the limit' in small.skipped[0][1]
+    with pytest.raises(ImageInputError, match='above the limit'):
+        small.preparer.load(np.zeros((50, 50, 3), np.uint8))
+    with pytest.raises(ImageInputError, match='uint8'):
+        small.preparer.load(np.zeros((8, 8, 3), np.float32))
+    with pytest.raises(FileNotFoundError, match='neither a file'):
+        small(str(tmp_path / 'missing.png'))
+
+
+def test_zero_shot_and_open_vocabulary(tiny, inferencer):
+    path = os.path.join(tiny['data'], 'test', 'cat', '000.png')
+    zero_shot = RMTInferencer(tiny['config'], cfg_options=tiny['options'])
+    assert not torch.equal(
+        torch.from_numpy(zero_shot(path)[0]['pred_scores']),
+        torch.from_numpy(inferencer(path)[0]['pred_scores']))
+    free = RMTInferencer(tiny['config'], tiny['masks'][0],
+                         classnames=['zebra', ' red fox ', 'cat', 'car'],
+                         cfg_options=tiny['options'])
+    assert free.classnames == ('zebra', 'red fox', 'cat', 'car')
+    assert free(path)[0]['pred_scores'].shape == (4, )
+    with pytest.raises(ValueError, match='non-empty list'):
+        RMTInferencer(tiny['config'], classnames=[],
+                      cfg_options=tiny['options'])

@@ -29,7 +29,8 @@ setup(
     include_package_data=True,
     python_requires='>=3.9',
     install_requires=parse_requirements('requirements/runtime.txt'),
-    extras_require=dict(tests=parse_requirements('requirements/tests.txt')),
+    extras_require=dict(tests=parse_requirements('requirements/tests.txt'),
+                        demo=parse_requirements('requirements/demo.txt')),
     zip_safe=False,
     license='Apache License 2.0',
 )

@@ -51,7 +51,8 @@ from mmpretrain.structures import DataSample
 
 import rmt_mm  # noqa: F401  (registers components, applies shims)
 from rmt_mm.engine import AmpGradDropoutOptimWrapper, GradDropoutOptimWrapper
-from rmt_mm.models import RMTClassifier, build_open_clip
+from rmt_mm.apis import RMTTaskServer
+from rmt_mm.models import MaskedCLIP, RMTClassifier, build_open_clip
 
 CLASSNAMES = ('airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog',
               'horse', 'ship', 'truck')
@@ -104,6 +105,19 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         type=int,
         help='torch CPU threads (default: every core this process may use)')
     parser.add_argument('--json', help='write the figures to this file')
+    parser.add_argument(
+        '--mode',
+        choices=['training', 'tasks'],
+        default='training',
+        help='training: the figures above; tasks: one CLIP serving many '
+        'mask-tuned tasks (RMTTaskServer) against one model per task')
+    parser.add_argument('--tasks', type=int, default=10,
+                        help='tasks served in --mode tasks')
+    parser.add_argument(
+        '--requests',
+        type=int,
+        default=10,
+        help='requests (one batch each) per stream in --mode tasks')
     args = parser.parse_args(argv)
     if args.device == 'auto':
         args.device = 'cuda' if torch.cuda.is_available() else 'cpu'
@@ -112,9 +126,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                      'require an accelerator); use --dtype bf16 on CPU.')
     if args.amp and args.dtype != 'fp32':
         parser.error('--amp autocasts fp32 weights; drop --dtype bf16.')
-    if min(args.batch_size, args.repeats) < 1 or args.warmup < 0:
-        parser.error('--batch-size and --repeats must be >= 1, --warmup '
-                     '>= 0.')
+    if min(args.batch_size, args.repeats, args.tasks,
+           args.requests) < 1 or args.warmup < 0:
+        parser.error('--batch-size, --repeats, --tasks and --requests must '
+                     'be >= 1, --warmup >= 0.')
     if args.arch_json is not None:
         text = args.arch_json
         if osp.isfile(text):
@@ -148,15 +163,15 @@ def build_model(args: argparse.Namespace) -> RMTClassifier:
     return model.to(device=args.device, dtype=dtype_of(args))
 
 
-def image_size(model: RMTClassifier) -> int:
-    size = model.backbone.clip.visual.image_size
+def image_size(clip: MaskedCLIP) -> int:
+    size = clip.clip.visual.image_size
     return size[0] if isinstance(size, (tuple, list)) else int(size)
 
 
 def make_batch(model: RMTClassifier, args: argparse.Namespace) -> tuple:
     """Normalised random images and their ``DataSample`` labels."""
     generator = torch.Generator().manual_seed(1)
-    size = image_size(model)
+    size = image_size(model.backbone)
     images = torch.randn(
         args.batch_size, 3, size, size, generator=generator).to(
             device=args.device, dtype=dtype_of(args))
@@ -167,13 +182,13 @@ def make_batch(model: RMTClassifier, args: argparse.Namespace) -> tuple:
     return images, samples
 
 
-def set_random_masks(model: RMTClassifier) -> None:
+def set_random_masks(backbone: MaskedCLIP, seed: int = 2) -> None:
     """Masks that drop about ``1 - KEEP_SHARE`` of the entries."""
-    generator = torch.Generator().manual_seed(2)
-    model.backbone.load_hard_masks({
+    generator = torch.Generator().manual_seed(seed)
+    backbone.load_hard_masks({
         name: torch.rand(tuple(scores.shape), generator=generator) <
         KEEP_SHARE
-        for name, scores in model.backbone.masks.items()
+        for name, scores in backbone.masks.items()
     })
 
 
@@ -515,9 +530,203 @@ def format_report(r: Dict) -> str:
     return '\n'.join(lines)
 
 
+# ---------------------------------------------- many tasks over one CLIP
+#: (json key, description, comparison, bound) of the --mode tasks targets.
+TASK_TARGETS = (
+    ('switch_over_forward', 'task switch / batch forward', '<', 0.05),
+    ('task_mask_mib', 'memory per task w/o text (MiB)', '<', 5.0),
+    ('alternating_over_single', 'alternating / single stream', '>=', 0.9),
+)
+
+
+def write_task_files(args: argparse.Namespace, folder: str) -> tuple:
+    """Random CLIP weights as a "pretrained" file and ``--tasks`` mask files
+    of the paper's mask set, each dropping its own random entries."""
+    torch.manual_seed(0)
+    weights = osp.join(folder, 'clip.pt')
+    torch.save(build_open_clip(args.arch).state_dict(), weights)
+    clip = MaskedCLIP(arch=args.arch, pretrained=weights)
+    masks = []
+    for i in range(args.tasks):
+        set_random_masks(clip, seed=100 + i)
+        masks.append(osp.join(folder, f'masks_task{i}.pth'))
+        clip.save_masks(masks[-1])
+    return weights, masks
+
+
+def start_task_server(args: argparse.Namespace, weights: str,
+                      masks: List[str]) -> RMTTaskServer:
+    """One CLIP, then every task added to it."""
+    backbone = MaskedCLIP(arch=args.arch, pretrained=weights)
+    server = RMTTaskServer(backbone.to(args.device))
+    for i, path in enumerate(masks):
+        server.add_task(f'task{i}', path, CLASSNAMES, TEMPLATES)
+    return server
+
+
+def load_task_models(args: argparse.Namespace, weights: str,
+                     masks: List[str]) -> None:
+    """What a server without shared CLIP does: one full model per task
+    (each freed before the next, so only the time counts)."""
+    for path in masks:
+        model = RMTClassifier(
+            backbone=dict(type='MaskedCLIP', arch=args.arch,
+                          pretrained=weights, mask_file=path),
+            classnames=CLASSNAMES, templates=TEMPLATES).to(args.device)
+        del model
+        gc.collect()
+
+
+def time_switches(server: RMTTaskServer, args: argparse.Namespace) -> float:
+    """Median seconds of a switch between two different tasks."""
+    names = iter(server.tasks * (2 * args.repeats + 2))
+    return statistics.median(time_calls(
+        lambda: server.switch(next(names)), args.device,
+        2 * args.repeats, warmup=1))
+
+
+def time_streams(server: RMTTaskServer, images: torch.Tensor,
+                 args: argparse.Namespace) -> Dict:
+    """Seconds of ``--requests`` requests (one batch each) for one task and
+    for tasks in turn, in alternating rounds so that load drift hits both."""
+    seconds = dict(single=0.0, alternating=0.0)
+    for _ in range(args.repeats):
+        for stream in seconds:
+            server.switch('task0')
+            tasks = (['task0'] * args.requests if stream == 'single' else
+                     [f'task{i % args.tasks}' for i in range(args.requests)])
+            synchronize(args.device)
+            start = time.perf_counter()
+            for task in tasks:
+                server.logits(images, task)
+            synchronize(args.device)
+            seconds[stream] += time.perf_counter() - start
+    return seconds
+
+
+def measure_task_server(args: argparse.Namespace) -> Dict:
+    """Start-up, memory, switch time and stream throughput of one CLIP
+    serving ``--tasks`` tasks."""
+    results = {}
+    with tempfile.TemporaryDirectory() as folder:
+        weights, masks = write_task_files(args, folder)
+        rss_before = _proc_status_kib('VmRSS')
+        start = time.perf_counter()
+        server = start_task_server(args, weights, masks)
+        results['server_startup_s'] = time.perf_counter() - start
+        start = time.perf_counter()
+        load_task_models(args, weights, masks)
+        results['separate_models_startup_s'] = time.perf_counter() - start
+    gc.collect()
+    tasks = [server.task(name) for name in server.tasks]
+    text_bytes = statistics.mean(
+        t.text_features.numel() * t.text_features.element_size()
+        for t in tasks)
+    results['task_mask_mib'] = statistics.mean(
+        t.nbytes for t in tasks) / MIB - text_bytes / MIB
+    results['task_text_mib'] = text_bytes / MIB
+    results['task_sparsity'] = statistics.mean(t.sparsity for t in tasks)
+    results['rss_growth_mib'] = (
+        _proc_status_kib('VmRSS') - rss_before) / 1024
+
+    images = torch.randn(args.batch_size, 3, image_size(server.backbone),
+                         image_size(server.backbone))
+    images = images.to(args.device)
+    server.switch('task0')
+    results['forward_s'] = statistics.median(time_calls(
+        lambda: server.logits(images, 'task0'), args.device, args.repeats,
+        args.warmup))
+    for name in server.tasks:  # every task hot in the index cache
+        server.switch(name)
+    results['switch_s'] = time_switches(server, args)
+    hot_tasks, cache_bytes = server.cache_usage()
+    results['cache_mib_per_hot_task'] = cache_bytes / hot_tasks / MIB
+    server.cache_bytes = 0  # every switch decodes the bits again
+    results['switch_cold_s'] = time_switches(server, args)
+    server.cache_bytes = 256 * MIB
+    streams = time_streams(server, images, args)
+    results.update(
+        single_stream_s=streams['single'],
+        alternating_stream_s=streams['alternating'],
+        switch_over_forward=results['switch_s'] / results['forward_s'],
+        switch_cold_over_forward=results['switch_cold_s'] /
+        results['forward_s'],
+        alternating_over_single=streams['single'] / streams['alternating'],
+        startup_server_over_models=results['server_startup_s'] /
+        results['separate_models_startup_s'])
+    results['targets'] = {
+        key: dict(bound=f'{op} {bound}',
+                  met=bool(COMPARE[op](results[key], bound)))
+        for key, _, op, bound in TASK_TARGETS
+    }
+    return results
+
+
+def format_task_report(r: Dict) -> str:
+    s = r['settings']
+    arch = s['arch'] if isinstance(s['arch'], str) else 'custom (JSON)'
+    lines = [
+        f"R-AMT task server benchmark: {arch}, {s['tasks']} tasks "
+        f"(sparsity {r['task_sparsity']:.1%}), batch {s['batch_size']}, "
+        f"{s['device']} ({s['threads']} threads)",
+        f"1-min load average before/after: {s['load_average'][0]:.1f} / "
+        f"{s['load_average'][1]:.1f}",
+        '',
+        f"{'start-up: server + all tasks':<40}"
+        f"{r['server_startup_s']:>10.2f} s",
+        f"{'start-up: one model per task':<40}"
+        f"{r['separate_models_startup_s']:>10.2f} s",
+        f"{'batch forward':<40}{r['forward_s']:>10.3f} s",
+        f"{'task switch (hot: indices cached)':<40}{r['switch_s']:>10.4f} s",
+        f"{'task switch (cold: decoded from bits)':<40}"
+        f"{r['switch_cold_s']:>10.4f} s",
+        f"{'memory per task: mask bits':<40}{r['task_mask_mib']:>10.3f} MiB",
+        f"{'memory per task: text features':<40}"
+        f"{r['task_text_mib']:>10.3f} MiB",
+        f"{'index cache per hot task':<40}"
+        f"{r['cache_mib_per_hot_task']:>10.3f} MiB",
+        f"{'RSS growth, server + tasks':<40}{r['rss_growth_mib']:>10.1f} MiB",
+        f"{'single-task stream':<40}{r['single_stream_s']:>10.2f} s",
+        f"{'alternating stream':<40}{r['alternating_stream_s']:>10.2f} s",
+        '',
+        f"{'ratio':<40}{'measured':>10}{'target':>10}",
+        f"{'start-up server / models':<40}"
+        f"{r['startup_server_over_models']:>10.3f}",
+        f"{'cold switch / batch forward':<40}"
+        f"{r['switch_cold_over_forward']:>10.3f}",
+    ]
+    for key, name, op, bound in TASK_TARGETS:
+        verdict = 'PASS' if r['targets'][key]['met'] else 'MISS'
+        lines.append(f'{name:<40}{r[key]:>10.3f}{op + " " + str(bound):>10}'
+                     f'  {verdict}')
+    return '\n'.join(lines)
+
+
+def benchmark_task_server(args: argparse.Namespace) -> Dict:
+    """``--mode tasks``: measures, prints and returns the figures."""
+    torch.set_num_threads(args.threads)
+    load_before = os.getloadavg()[0]
+    with torch.no_grad():
+        results = measure_task_server(args)
+    results['settings'] = dict(
+        mode='tasks', arch=args.arch, tasks=args.tasks,
+        requests=args.requests, batch_size=args.batch_size,
+        repeats=args.repeats, warmup=args.warmup, device=args.device,
+        threads=args.threads,
+        load_average=[load_before, os.getloadavg()[0]],
+        torch=torch.__version__, rmt_mm=rmt_mm.__version__)
+    print(format_task_report(results))
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump(results, f, indent=2)
+    return results
+
+
 def main(argv: Optional[Sequence[str]] = None) -> Dict:
     """Runs every measurement, prints the report, returns the figures."""
     args = parse_args(argv)
+    if args.mode == 'tasks':
+        return benchmark_task_server(args)
     load_before = os.getloadavg()[0]
     results = {}
     for phase in TRAIN_PHASES:
@@ -540,14 +749,14 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict:
         results[key] = measured['step_s']
     torch.set_num_threads(args.threads)
     model = build_model(args)
-    set_random_masks(model)
+    set_random_masks(model.backbone)
     results.update(measure_eval(model, args))
     results.update(measure_mask_files(model, args))
     add_ratios(results)
     results['settings'] = dict(
         arch=args.arch,
         batch_size=args.batch_size,
-        image_size=image_size(model),
+        image_size=image_size(model.backbone),
         repeats=args.repeats,
         warmup=args.warmup,
         dtype=args.dtype,

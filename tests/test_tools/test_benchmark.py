@@ -53,3 +53,29 @@ def test_arch_json_from_file_and_default_threads(tmp_path):
     args = load_tool('benchmark').parse_args(['--arch-json', str(path)])
     assert args.arch == json.loads(json.dumps(TINY_VIT))
     assert args.threads == len(os.sched_getaffinity(0))
+
+
+def test_task_server_mode_reports_every_figure(tmp_path):
+    out = tmp_path / 'tasks.json'
+    run = subprocess.run(
+        [sys.executable, osp.join(ROOT, 'tools', 'benchmark.py'),
+         '--mode', 'tasks', '--arch-json', json.dumps(TINY_VIT),
+         '--tasks', '3', '--requests', '3', '--batch-size', '2',
+         '--repeats', '1', '--threads', '1', '--json', str(out)],
+        capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert run.returncode == 0, run.stderr[-3000:]
+    results = json.loads(out.read_text())
+    for key in ('server_startup_s', 'separate_models_startup_s',
+                'forward_s', 'switch_s', 'switch_cold_s', 'task_text_mib',
+                'single_stream_s', 'alternating_stream_s'):
+        assert results[key] > 0, key
+    # 3 tasks x (10 % of the tiny model's masked entries, 1 bit each).
+    masked = sum(TINY_VIT['vision_cfg']['width']**2 * k
+                 for k in (3, 1)) * TINY_VIT['vision_cfg']['layers'] + (
+        TINY_VIT['vision_cfg']['width'] * 3 *
+        TINY_VIT['vision_cfg']['patch_size']**2)
+    assert results['task_mask_mib'] * 2**20 == pytest.approx(masked / 8,
+                                                             abs=8)
+    assert results['task_sparsity'] == pytest.approx(0.1, abs=0.01)
+    assert results['settings']['tasks'] == 3
+    assert run.stdout.count('PASS') + run.stdout.count('MISS') == 3

@@ -1,0 +1,125 @@
+"""tools/app.py: the page in a real headless browser, and bad requests."""
+import os
+import socket
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+from headless_chromium import HeadlessChromium, find_chromium
+from rmt_testing import (TINY_VIT, load_tool, make_image_folder,
+                          save_random_weights, write_tiny_config)
+
+from rmt_mm.models import MaskedCLIP
+
+gr = pytest.importorskip(
+    'gradio', reason='Gradio is an optional extra: pip install -e .[demo]')
+app = load_tool('app')
+
+
+@pytest.fixture(scope='module')
+def served(tmp_path_factory):
+    root = tmp_path_factory.mktemp('app')
+    data = make_image_folder(str(root / 'data'))
+    weights = save_random_weights(TINY_VIT, str(root / 'clip.pt'))
+    config = write_tiny_config(str(root / 'tiny.py'), data)
+    clip = MaskedCLIP(arch=TINY_VIT, pretrained=weights)
+    clip.masks.scores['visual__conv1__weight'].data[::2] = 0
+    masks = str(root / 'masks_pets.pth')
+    clip.save_masks(masks)
+    server = app.build_server(config, [masks],
+                              {'model.backbone.pretrained': weights})
+    return server, app.example_images(os.path.join(data, 'test'))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+def patient_url_ok(url: str, timeout: float = 60) -> bool:
+    """Gradio's start-up check that the page answers, with a bounded wait
+    long enough for a busy machine (Gradio's own gives up after 3 s)."""
+    import httpx
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.head(url, timeout=10).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    return False
+
+
+def test_page_classifies_an_uploaded_image_in_a_browser(served, tmp_path,
+                                                        monkeypatch):
+    browser = find_chromium()
+    if browser is None:
+        pytest.skip('No Chromium on PATH: install Debian\'s package '
+                    '(apt-get install chromium; .ci/run does it in CI).')
+    server, examples = served
+    image = examples[1]
+    expected = server.predict(image, task='masks_pets')[0]['pred_class']
+    port = free_port()
+    monkeypatch.setattr(gr.networking, 'url_ok', patient_url_ok)
+    page = app.build_page(server, examples)
+    page.launch(server_name='127.0.0.1', server_port=port,
+                prevent_thread_lock=True, quiet=True)
+    try:
+        with HeadlessChromium(browser) as chrome:
+            shown = app_prediction(chrome, f'http://127.0.0.1:{port}/',
+                                   image, str(tmp_path / 'app.png'))
+    finally:
+        page.close()
+    assert shown.splitlines()[0].strip() == expected
+    assert os.path.getsize(tmp_path / 'app.png') > 10_000
+
+
+def app_prediction(chrome: HeadlessChromium, url: str, image: str,
+                   screenshot: str) -> str:
+    """Uploads ``image``, clicks Classify and returns the shown top-5."""
+    chrome.open(url)
+    chrome.wait_for("document.querySelector('#image input[type=file]')",
+                    what='the page to load')
+    chrome.upload('#image input[type=file]', image)
+    chrome.wait_for("document.querySelector('#image img')",
+                    what='the image preview')
+    chrome.evaluate("document.querySelector('#classify').click()")
+    shown = chrome.wait_for(
+        "(() => { const e = document.querySelector('#prediction');"
+        " return e && /%/.test(e.innerText) ? e.innerText : null })()",
+        what='the prediction')
+    chrome.wait_for("/sparsity/.test(document.querySelector('#task-info')"
+                    ".innerText)", what='the task line')
+    chrome.screenshot(screenshot)
+    return shown
+
+
+def test_bad_requests_show_a_message_and_the_server_keeps_serving(served):
+    server, examples = served
+    classify = app.Classifier(server)
+    image = np.asarray(Image.open(examples[0]))
+    with pytest.raises(gr.Error, match='Unknown task'):
+        classify(image, 'no such task', '')
+    with pytest.raises(gr.Error, match='comma'):
+        classify(image, 'masks_pets', ' , ,')
+    with pytest.raises(gr.Error, match='Upload or pick'):
+        classify(None, 'masks_pets', '')
+    server.preparer.max_pixels = image.shape[0] * image.shape[1] - 1
+    with pytest.raises(gr.Error, match='above the limit'):
+        classify(image, 'masks_pets', '')
+    server.preparer.max_pixels = 64 * 1024**2
+    scores, info = classify(image, 'masks_pets', '')
+    assert set(scores) == {'bird', 'cat', 'dog'}
+    sparsity = server.task('masks_pets').sparsity
+    assert sparsity > 0.05 and f'sparsity **{sparsity:.2%}**' in info
+    scores, info = classify(image, 'masks_pets', 'zebra, red fox')
+    assert set(scores) == {'zebra', 'red fox'}
+    assert 'no masks' in info
+
+
+def test_task_names_stay_unique():
+    assert app.task_names(['a/masks_final.pth', 'b/masks_final.pth',
+                           'c/pets.pth']) == [
+        'a/masks_final', 'b/masks_final', 'pets']

@@ -1,0 +1,172 @@
+"""A web page to try tuned models: one CLIP serving every given mask file
+as a task, plus zero-shot CLIP on any class names you type.
+
+Needs the optional extra: ``pip install -e .[demo]``. Example (the demo
+model, after ``make demo``)::
+
+    python tools/app.py configs/demo/rmt_tiny_digits.py \\
+        demo_output/work/masks_final.pth --examples demo_output/data/test
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+from typing import Dict, List, Optional, Sequence
+
+from mmengine.config import DictAction
+
+import rmt_mm  # noqa: F401  (registers components, applies shims)
+from rmt_mm.apis import RMTTaskServer, top_classes
+
+# The page works offline: no usage statistics sent.
+os.environ.setdefault('GRADIO_ANALYTICS_ENABLED', 'False')
+ZERO_SHOT = 'zero-shot CLIP'
+TYPED = 'typed class names'
+TOP = 5
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('config', help='the config the masks were trained '
+                        'with')
+    parser.add_argument('masks', nargs='*', help='mask files, one task each')
+    parser.add_argument('--examples', help='a folder of images to pick from '
+                        '(the first image of each sub-folder)')
+    parser.add_argument('--host', default='127.0.0.1')
+    parser.add_argument('--port', type=int, default=7860)
+    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config settings, key=value')
+    return parser.parse_args(argv)
+
+
+def task_names(masks: Sequence[str]) -> List[str]:
+    """A readable, unique task name per mask file: its file name, with its
+    folder when two files share a name."""
+    stems = [osp.splitext(osp.basename(m))[0] for m in masks]
+    return [
+        stem if stems.count(stem) == 1 else
+        f'{osp.basename(osp.dirname(osp.abspath(m)))}/{stem}'
+        for stem, m in zip(stems, masks)
+    ]
+
+
+def example_images(folder: Optional[str], limit: int = 10) -> List[str]:
+    """The first image of each sub-folder (or the folder's own files)."""
+    if not folder:
+        return []
+    if not osp.isdir(folder):
+        raise FileNotFoundError(f'--examples {folder!r} is not a folder.')
+    found = []
+    for entry in sorted(os.listdir(folder)):
+        path = osp.join(folder, entry)
+        if osp.isdir(path):
+            files = sorted(f for f in os.listdir(path)
+                           if not f.startswith('.'))
+            found += [osp.join(path, files[0])] if files else []
+        elif not entry.startswith('.'):
+            found.append(path)
+    return found[:limit]
+
+
+def build_server(config: str, masks: Sequence[str],
+                 cfg_options: Optional[dict] = None,
+                 device: str = 'cpu') -> RMTTaskServer:
+    """One CLIP with a task per mask file and the zero-shot task."""
+    server = RMTTaskServer.from_config(config, cfg_options, device=device)
+    for name, path in zip(task_names(masks), masks):
+        server.add_task(name, path)
+    server.add_task(ZERO_SHOT)
+    return server
+
+
+def describe(server: RMTTaskServer, name: str) -> str:
+    """One line of Markdown about a task."""
+    task = server.task(name)
+    source = (f'mask file `{osp.basename(task.mask_file)}`'
+              if task.mask_file else 'no masks (zero-shot CLIP)')
+    return (f'**{name}**: {len(task.classnames)} classes, {source}, '
+            f'sparsity **{task.sparsity:.2%}**')
+
+
+class Classifier:
+    """The page's callback: image + task (or typed names) -> top-5."""
+
+    def __init__(self, server: RMTTaskServer) -> None:
+        self.server = server
+
+    def task_for(self, task: str, typed: str) -> str:
+        """The task to run; typed class names make a zero-shot task."""
+        if not typed.strip():
+            return task
+        names = [n.strip() for n in typed.split(',') if n.strip()]
+        if not names:
+            raise ValueError('Type class names separated by commas, e.g. '
+                             '"cat, dog, red fox".')
+        if TYPED not in self.server.tasks or \
+                self.server.task(TYPED).classnames != tuple(names):
+            self.server.add_task(TYPED, classnames=names, replace=True)
+        return TYPED
+
+    def __call__(self, image, task: str, typed: str) -> tuple:
+        import gradio as gr
+        if image is None:
+            raise gr.Error('Upload or pick an image first.')
+        try:
+            name = self.task_for(task, typed or '')
+            result = self.server.predict(image, task=name)[0]
+        except (KeyError, ValueError) as error:
+            raise gr.Error(str(error).strip('"')) from None
+        classnames = self.server.task(name).classnames
+        scores: Dict[str, float] = dict(
+            top_classes(result, classnames, TOP))
+        return scores, describe(self.server, name)
+
+
+def build_page(server: RMTTaskServer, examples: Sequence[str] = ()):
+    """The Gradio page (not launched)."""
+    import gradio as gr
+    classify = Classifier(server)
+    with gr.Blocks(title='R-AMT: try a tuned CLIP') as page:
+        gr.Markdown('# R-AMT: try a tuned CLIP\nOne CLIP serves every task '
+                    'below; each task is a mask file of one bit per masked '
+                    'weight.')
+        with gr.Row():
+            with gr.Column():
+                image = gr.Image(type='numpy', label='image',
+                                 elem_id='image')
+                task = gr.Dropdown(server.tasks, value=server.tasks[0],
+                                   label='task', elem_id='task')
+                typed = gr.Textbox(
+                    label='or zero-shot on these class names '
+                    '(comma-separated)', placeholder='cat, dog, red fox',
+                    elem_id='typed')
+                button = gr.Button('Classify', variant='primary',
+                                   elem_id='classify')
+                if examples:
+                    gr.Examples(list(examples), inputs=image,
+                                label='pick an image')
+            with gr.Column():
+                label = gr.Label(num_top_classes=TOP, label='top-5',
+                                 elem_id='prediction')
+                info = gr.Markdown(describe(server, server.tasks[0]),
+                                   elem_id='task-info')
+        task.change(lambda name: describe(server, name), task, info)
+        button.click(classify, [image, task, typed], [label, info])
+    return page
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    args = parse_args(argv)
+    try:
+        import gradio  # noqa: F401
+    except ImportError:
+        sys.exit('The page needs Gradio: pip install -e .[demo]')
+    server = build_server(args.config, args.masks, args.cfg_options,
+                          args.device)
+    build_page(server, example_images(args.examples)).launch(
+        server_name=args.host, server_port=args.port)
+
+
+if __name__ == '__main__':
+    main()

@@ -35,15 +35,16 @@ class HeadlessChromium:
         self._profile = tempfile.mkdtemp(prefix='rmt_chromium_')
         to_browser, self._commands = os.pipe()
         self._replies, from_browser = os.pipe()
-        # The protocol pipe is fd 3 (commands in) and 4 (replies out).
+        # The protocol pipe is fd 3 (commands in) and 4 (replies out);
+        # bash (not dash) moves descriptors above 9.
         self._process = subprocess.Popen(
-            ['sh', '-c', f'exec "$0" "$@" 3<&{to_browser} 4>&{from_browser}',
+            ['bash', '-c', f'exec "$0" "$@" 3<&{to_browser} 4>&{from_browser}',
              binary, '--headless', '--no-sandbox', '--disable-gpu',
              '--disable-dev-shm-usage', '--no-first-run',
              '--remote-debugging-pipe', f'--user-data-dir={self._profile}',
              'about:blank'],
             pass_fds=(to_browser, from_browser),
-            stdout=subprocess.DEVNULL, stderr=None)
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         os.close(to_browser)
         os.close(from_browser)
         self._buffer = b''

@@ -81,7 +81,7 @@ def app_prediction(chrome: HeadlessChromium, url: str, image: str,
     """Uploads ``image``, clicks Classify and returns the top class shown
     (Gradio's Label puts it in ``data-testid="label-output-value"``)."""
     chrome.open(url)
-    chrome.wait_for("document.querySelector('input[type=file]')",
+    chrome.wait_for("!!document.querySelector('input[type=file]')",
                     what='the page to load')
     chrome.upload('input[type=file]', image)
     chrome.wait_for("!document.body.innerText.includes('Drop Image Here')",

@@ -108,3 +108,16 @@ def load_tool(name: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def random_mask_file(clip, path: str, seed: int,
+                     drop: float = 0.25) -> str:
+    """Saves masks of a ``MaskedCLIP`` that drop about ``drop`` of the
+    entries at random."""
+    generator = torch.Generator().manual_seed(seed)
+    clip.load_hard_masks({
+        name: torch.rand(scores.shape, generator=generator) >= drop
+        for name, scores in clip.masks.items()
+    })
+    clip.save_masks(path)
+    return path

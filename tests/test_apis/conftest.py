@@ -2,23 +2,10 @@
 import os
 
 import pytest
-import torch
-from rmt_testing import (TINY_VIT, make_image_folder, save_random_weights,
-                          write_tiny_config)
+from rmt_testing import (TINY_VIT, make_image_folder, random_mask_file,
+                          save_random_weights, write_tiny_config)
 
 from rmt_mm.models import MaskedCLIP
-
-
-def random_mask_file(clip: MaskedCLIP, path: str, seed: int,
-                     drop: float = 0.25) -> str:
-    """Saves masks that drop about ``drop`` of the entries at random."""
-    generator = torch.Generator().manual_seed(seed)
-    clip.load_hard_masks({
-        name: torch.rand(scores.shape, generator=generator) >= drop
-        for name, scores in clip.masks.items()
-    })
-    clip.save_masks(path)
-    return path
 
 
 @pytest.fixture(scope='module')

@@ -7,11 +7,10 @@ import mmengine
 import numpy as np
 import pytest
 import torch
-from conftest import random_mask_file
 from mmengine.config import Config
 from mmengine.runner import Runner
 from PIL import Image
-from rmt_testing import REPO, load_tool
+from rmt_testing import REPO, load_tool, random_mask_file
 
 from rmt_mm.apis import ImageInputError, RMTInferencer
 from rmt_mm.models import MaskedCLIP

@@ -4,8 +4,8 @@ import os
 
 import pytest
 import torch
-from conftest import random_mask_file
-from rmt_testing import TINY_RESNET, TINY_VIT, save_random_weights
+from rmt_testing import (TINY_RESNET, TINY_VIT, random_mask_file,
+                          save_random_weights)
 
 from rmt_mm.apis import RMTInferencer, RMTTaskServer
 from rmt_mm.models import MaskedCLIP

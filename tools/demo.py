@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import os.path as osp
+import shutil
 import subprocess
 import sys
 import time
@@ -89,6 +90,11 @@ def main() -> None:
     write_random_clip(osp.join(out, 'tiny_clip_random.pt'),
                       osp.join(REPO, CONFIG))
 
+    # Each demo is a new run: a training refuses a work dir that holds
+    # another run's checkpoints.
+    if osp.isdir(work):
+        print(f'==> removing the previous demo run {work}', flush=True)
+        shutil.rmtree(work)
     zero_shot = osp.join(out, 'zero_shot.json')
     run('zero-shot evaluation', 'tools/test.py', CONFIG, '--work-dir', work,
         '--out', zero_shot, *options)

@@ -9,10 +9,12 @@ and runs as fast as the original model.
 import argparse
 
 import torch
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
+from mmengine.runner import set_random_seed
 from mmpretrain.registry import MODELS
 
 import rmt_mm  # noqa: F401  (registers components, applies shims)
+from rmt_mm.utils import refuse_bad_files
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -21,13 +23,32 @@ def parse_args(argv=None) -> argparse.Namespace:
                         'with (for the architecture and pretrained source)')
     parser.add_argument('masks', help='a mask file (masks_*.pth)')
     parser.add_argument('--out', required=True, help='output state dict')
+    parser.add_argument(
+        '--allow-other-weights',
+        action='store_true',
+        help='fold the masks into CLIP weights other than those they were '
+        'learned on (refused by default)')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config entries, e.g. '
+        'model.backbone.pretrained=/models/ViT-B-16.pt')
     return parser.parse_args(argv)
 
 
 def main(argv=None) -> str:
     args = parse_args(argv)
-    backbone = dict(Config.fromfile(args.config).model.backbone,
-                    mask_file=args.masks)
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    # Without pretrained weights CLIP is drawn from the run's seed, as the
+    # Runner does before it builds the model.
+    seed = (cfg.get('randomness') or {}).get('seed')
+    if seed is not None:
+        set_random_seed(seed)
+    backbone = dict(cfg.model.backbone, mask_file=args.masks,
+                    allow_other_weights=args.allow_other_weights)
     model = MODELS.build(backbone)
     torch.save(model.export_state_dict(), args.out)
     print(f'Wrote {args.out}: {model.arch!r} with '
@@ -36,4 +57,5 @@ def main(argv=None) -> str:
 
 
 if __name__ == '__main__':
-    main()
+    with refuse_bad_files():
+        main()

@@ -8,8 +8,11 @@ few-shot subsets, the seed, the gradient-dropout lambda (method.md section
 S --out metrics.json`` evaluates ``masks_final.pth``. A run whose metrics
 files all exist is skipped, so a stopped sweep continues where it was when
 started again with the same arguments: an interrupted training resumes from
-its last checkpoint (``--resume``), or starts over when it saved none.
-``--data-root DIR`` is passed to every command.
+its newest intact checkpoint (``--resume``), or starts over when it saved
+none. Each run folder records the settings (command lines) of its finished
+steps in ``sweep_settings.json``: a test made with other settings is run
+again, and a training made with other settings stops the sweep before it
+starts. ``--data-root DIR`` is passed to every command.
 
 Other protocols:
 
@@ -35,6 +38,7 @@ Examples::
         --shots 1 2 4 --seeds 1 2 --zero-shot --dry-run
 """
 import argparse
+import json
 import os
 import os.path as osp
 import shlex
@@ -50,11 +54,18 @@ from mmengine.config import Config
 from rmt_mm.engine.hooks.mask_file_hook import FINAL_MASK_FILE
 from rmt_mm.utils.experiments import (IMAGENET_VARIANTS, SEEDS, SHOTS,
                                       metrics_path, run_dir, zero_shot_dir)
+from rmt_mm.utils.work_dir import list_checkpoints
 
 TOOLS_DIR = osp.dirname(osp.abspath(__file__))
 VARIANT_CONFIG = osp.join(
     osp.dirname(TOOLS_DIR), 'configs', '_base_', 'datasets', '{}.py')
 SWEEP_LOG = 'sweep.log'
+#: ``{output file name: settings}`` of the finished steps of a run folder.
+SETTINGS_FILE = 'sweep_settings.json'
+
+
+class StaleRunError(ValueError):
+    """A run folder holds results of other settings."""
 
 
 @dataclass
@@ -295,21 +306,60 @@ def training_state(work_dir: str) -> Tuple[str, Optional[str]]:
 
     Returns:
         ``('done', None)`` once the final masks are saved, ``('resume',
-        checkpoint)`` when an interrupted run left a checkpoint, else
-        ``('start', None)``.
+        newest checkpoint)`` when an interrupted run left checkpoints (the
+        training resumes from the newest intact one), else ``('start',
+        None)``.
     """
     if osp.isfile(osp.join(work_dir, FINAL_MASK_FILE)):
         return 'done', None
-    marker = osp.join(work_dir, 'last_checkpoint')
-    if osp.isfile(marker):
-        with open(marker) as f:
-            recorded = f.read().strip()
-        # The marker may hold a path from before the folder was moved.
-        for checkpoint in (recorded,
-                           osp.join(work_dir, osp.basename(recorded))):
-            if recorded and osp.isfile(checkpoint):
-                return 'resume', checkpoint
+    checkpoints = list_checkpoints(work_dir)
+    if checkpoints:
+        return 'resume', checkpoints[0]
     return 'start', None
+
+
+def step_settings(step: Step, work_dir: str) -> List[str]:
+    """What decides a step's result: its command line without the
+    interpreter, ``--resume`` and the temporary ``--out``, with paths in the
+    tools folder and the run folder written relative to them."""
+    settings, skip = [], False
+    for arg in step.cmd:
+        if skip or arg in (sys.executable, '--resume', '--out'):
+            skip = arg == '--out'
+            continue
+        for root, name in ((work_dir, '{run}'), (TOOLS_DIR, '{tools}')):
+            if arg == root or arg.startswith(root + os.sep):
+                arg = name + arg[len(root):]
+        settings.append(arg)
+    return settings
+
+
+def recorded_settings(work_dir: str) -> Dict[str, List[str]]:
+    """``{output file name: settings}`` of a run folder's finished steps."""
+    path = osp.join(work_dir, SETTINGS_FILE)
+    if not osp.isfile(path):
+        return {}
+    with open(path) as f:
+        return json.load(f)
+
+
+def record_settings(step: Step, work_dir: str) -> None:
+    """Notes the settings of a step that just succeeded."""
+    record = recorded_settings(work_dir)
+    record[osp.basename(step.done_file)] = step_settings(step, work_dir)
+    with open(osp.join(work_dir, SETTINGS_FILE), 'w') as f:
+        json.dump(record, f, indent=1)
+
+
+def step_state(step: Step, work_dir: str) -> str:
+    """``'todo'``, ``'done'`` (with these settings, or recorded before
+    settings were), or ``'other'`` (done with other settings)."""
+    if not osp.isfile(step.done_file):
+        return 'todo'
+    recorded = recorded_settings(work_dir).get(osp.basename(step.done_file))
+    if recorded is None or recorded == step_settings(step, work_dir):
+        return 'done'
+    return 'other'
 
 
 def with_options(cmd: List[str], cfg_options: List[str]) -> List[str]:
@@ -324,8 +374,7 @@ def train_command(exp: Experiment, work_dir: str, flags: List[str],
                str(args.gpus)]
     else:
         cmd = [sys.executable, osp.join(TOOLS_DIR, 'train.py'), exp.config]
-    cmd += ['--work-dir', work_dir] + (['--resume', resume]
-                                       if resume else [])
+    cmd += ['--work-dir', work_dir] + (['--resume'] if resume else [])
     cmd += flags + shlex.split(args.train_args)
     return with_options(cmd, cfg_options)
 
@@ -345,10 +394,17 @@ def plan_runs(experiments: Sequence[Experiment], args: argparse.Namespace,
               variants: Dict[str, dict]) -> Tuple[List[Run], int]:
     """Every unfinished run of the sweep, with only its missing steps.
 
+    A step counts as finished when its output exists and was made with
+    the settings it would be made with now.
+
     Returns:
         The runs to do, in order, and the number of finished runs.
+
+    Raises:
+        StaleRunError: If a run folder holds a training made with other
+            settings.
     """
-    runs, finished = [], 0
+    runs, finished, other = [], 0, []
 
     def add(run: Run) -> None:
         nonlocal finished
@@ -363,38 +419,49 @@ def plan_runs(experiments: Sequence[Experiment], args: argparse.Namespace,
             folder = zero_shot_dir(args.work_root, exp.name, args.base_to_new)
             zero_flags = [] if args.data_root is None else [
                 '--data-root', args.data_root]
-            add(Run(f'{exp.name} zero-shot', folder, [
+            tests = [
                 eval_step(exp, folder, None, t, zero_flags,
                           eval_options(exp, t, variants, args.data_root) +
-                          args.cfg_options)
-                for t in targets if not osp.isfile(metrics_path(folder, t))
+                          args.cfg_options) for t in targets
+            ]
+            add(Run(f'{exp.name} zero-shot', folder, [
+                step for step in tests if step_state(step, folder) != 'done'
             ]))
         for shots in args.shots:
             for seed in args.seeds:
                 folder = run_dir(args.work_root, exp.name, shots, seed,
                                  args.base_to_new)
+                label = f'{exp.name} shots={shots} seed={seed}'
                 # A CLIP without pretrained weights (tiny demo models) is
                 # initialised from the seed: test the network that trained.
-                steps = [
+                tests = [
                     eval_step(exp, folder,
                               osp.join(folder, FINAL_MASK_FILE), t,
                               run_flags(None, seed, args),
                               eval_options(exp, t, variants,
                                            args.data_root) +
                               args.cfg_options) for t in targets
-                    if not osp.isfile(metrics_path(folder, t))
                 ]
+                steps = [step for step in tests
+                         if step_state(step, folder) != 'done']
                 state, checkpoint = training_state(folder)
-                if steps and state != 'done':
-                    steps.insert(0, Step(
-                        'train',
-                        train_command(exp, folder,
-                                      run_flags(shots, seed, args),
-                                      train_options(exp, args) +
-                                      args.cfg_options, args, checkpoint),
-                        osp.join(folder, FINAL_MASK_FILE)))
-                add(Run(f'{exp.name} shots={shots} seed={seed}', folder,
-                        steps))
+                train = Step(
+                    'train',
+                    train_command(exp, folder, run_flags(shots, seed, args),
+                                  train_options(exp, args) +
+                                  args.cfg_options, args, checkpoint),
+                    osp.join(folder, FINAL_MASK_FILE))
+                if step_state(train, folder) == 'other':
+                    other.append(f'{label} ({folder})')
+                elif steps and state != 'done':
+                    steps.insert(0, train)
+                add(Run(label, folder, steps))
+    if other:
+        raise StaleRunError(
+            'These runs were trained with other settings than this sweep '
+            "gives them (see each folder's " + SETTINGS_FILE + '): ' +
+            '; '.join(other) + '. Give this sweep its own --work-root, or '
+            'delete those folders to train them again.')
     return runs, finished
 
 
@@ -456,7 +523,9 @@ def execute(runs: Sequence[Run], fail_fast: bool) -> List[str]:
         log_file = osp.join(run.work_dir, SWEEP_LOG)
         for step in run.steps:
             began = time.time()
-            if not run_step(step, log_file):
+            if run_step(step, log_file):
+                record_settings(step, run.work_dir)
+            else:
                 print(f'    FAILED: {shlex.join(step.cmd)}\n    log: '
                       f'{log_file}\n{tail(log_file)}', flush=True)
                 failed.append(run.label)
@@ -477,7 +546,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
     experiments = [load_experiment(n, c) for n, c in config_specs(args)]
     variants = variant_datasets() if args.imagenet_variants else {}
-    runs, finished = plan_runs(experiments, args, variants)
+    try:
+        runs, finished = plan_runs(experiments, args, variants)
+    except StaleRunError as error:
+        print(f'Error: {error}')
+        return 1
     print(f'{len(runs) + finished} run(s): {finished} finished, '
           f'{len(runs)} to do.')
     if args.dry_run:

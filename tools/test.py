@@ -7,10 +7,11 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 import rmt_mm  # noqa: F401  (registers components, applies shims)
-from rmt_mm.utils import checkpoint_kind
+from rmt_mm.utils import checkpoint_kind, refuse_bad_files
 from rmt_mm.utils.launch import (add_common_args, apply_common_args,
-                                 close_distributed,
-                                 init_cpu_distributed)
+                                 close_distributed, init_cpu_distributed)
+
+TEST_SUBDIR = 'test'
 
 
 def parse_args() -> argparse.Namespace:
@@ -23,13 +24,21 @@ def parse_args() -> argparse.Namespace:
         help='a mask file (masks_*.pth) or a resume checkpoint; omit it '
         'for zero-shot CLIP')
     parser.add_argument('--out', help='dump metrics to this json/pkl file')
+    parser.add_argument(
+        '--allow-other-weights',
+        action='store_true',
+        help='apply a mask file to CLIP weights other than those it was '
+        'learned on (refused by default)')
     add_common_args(parser, 'test_dataloader.dataset.subsample=new')
     return parser.parse_args()
 
 
 def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
-    """Applies the command line to the config."""
+    """Applies the command line to the config; logs and the config dump go
+    to ``<work dir>/test`` so that a training run's files stay as they
+    are."""
     apply_common_args(cfg, args)
+    cfg.work_dir = osp.join(cfg.work_dir, TEST_SUBDIR)
     if args.checkpoint is None:
         cfg.load_from = None
     elif not osp.isfile(args.checkpoint):
@@ -37,6 +46,7 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     elif checkpoint_kind(args.checkpoint) == 'masks':
         # Mask files rebuild CLIP from its pretrained source plus the bits.
         cfg.model.backbone.mask_file = args.checkpoint
+        cfg.model.backbone.allow_other_weights = args.allow_other_weights
         cfg.load_from = None
     else:
         cfg.load_from = args.checkpoint
@@ -57,4 +67,5 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    main()
+    with refuse_bad_files():
+        main()

@@ -5,12 +5,15 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 import rmt_mm  # noqa: F401  (registers components, applies shims)
+from rmt_mm.utils import refuse_bad_files
 from rmt_mm.utils.launch import (add_common_args, apply_auto_scale_lr,
                                  apply_common_args, apply_global_batch_size,
-                                 check_train_config, close_distributed,
-                                 enable_amp, init_cpu_distributed,
-                                 launched_world_size)
+                                 check_batch_options, check_train_config,
+                                 close_distributed, enable_amp,
+                                 init_cpu_distributed, launched_world_size,
+                                 warn_if_batch_exceeds_dataset)
 from rmt_mm.utils.recipe import apply_low_shot_recipe
+from rmt_mm.utils.work_dir import prepare_training_work_dir
 
 
 def parse_args() -> argparse.Namespace:
@@ -64,14 +67,18 @@ def main() -> None:
     args = parse_args()
     cfg = merge_args(Config.fromfile(args.config), args)
     check_train_config(cfg)
+    check_batch_options(cfg, args.cfg_options)
     init_cpu_distributed(cfg, args.launcher)
     world_size = launched_world_size(args.launcher)
     apply_global_batch_size(cfg, world_size)
     apply_auto_scale_lr(cfg, world_size)
-    runner = Runner.from_cfg(cfg)
-    runner.train()
+    with prepare_training_work_dir(cfg):
+        runner = Runner.from_cfg(cfg)
+        warn_if_batch_exceeds_dataset(runner)
+        runner.train()
     close_distributed()
 
 
 if __name__ == '__main__':
-    main()
+    with refuse_bad_files():
+        main()

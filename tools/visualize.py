@@ -19,7 +19,7 @@ from typing import Dict, List, Optional
 import numpy as np
 from torch import Tensor
 
-from rmt_mm.utils import load_mask_file
+from rmt_mm.utils import FileRefusedError, load_mask_file, refuse_bad_files
 
 #: ``visual.transformer.resblocks.<i>.<kind>`` (ViT) or
 #: ``visual.layer<j>.<i>.<kind>`` (ResNet) weights and groups.
@@ -104,12 +104,14 @@ def selection_bars(record: dict) -> List[Bar]:
     """The scored groups of a ``mask_selection.json``, in model order.
 
     Raises:
-        ValueError: For a fixed selection, which scores nothing.
+        FileRefusedError: For a fixed selection, which scores nothing.
     """
     if not record.get('groups'):
-        raise ValueError(
-            f"The selection (mode {record.get('mode')!r}) has no scored "
-            "groups; only ParameterSelector(mode='importance') scores them.")
+        raise FileRefusedError(
+            f"The selection (mode {record.get('mode')!r}) has no scores to "
+            "plot: only a run with ParameterSelector(mode='importance') "
+            'scores the groups. Plot its masks with `visualize.py masks` '
+            'instead.')
     bars = []
     for group in record['groups']:
         row, column = locate(group['name'])
@@ -203,4 +205,5 @@ def main(argv: Optional[List[str]] = None) -> str:
 
 
 if __name__ == '__main__':
-    main()
+    with refuse_bad_files():
+        main()

@@ -6,8 +6,9 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=10),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    # Resume checkpoints: mask scores, optimizer, schedulers, RNG seeds.
-    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=2),
+    # Resume checkpoints: mask scores, optimizer, schedulers, RNG seeds;
+    # only tensors and plain data, with a checksum.
+    checkpoint=dict(type='RMTCheckpointHook', interval=1, max_keep_ckpts=2),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='VisualizationHook', enable=False),
 )

@@ -33,7 +33,14 @@ optim_wrapper = dict(lam=0.3, optimizer=dict(lr=3e-4))
 train_cfg = dict(max_epochs=20, val_interval=5)
 default_hooks = dict(logger=dict(interval=16))
 
-pipeline = [dict(type='LoadImageFromFile'), dict(type='PackInputs')]
+# The demo's images are 32x32 already; other sizes are brought to it.
+pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='ResizeEdge', scale=32, edge='short', backend='pillow',
+         interpolation='bicubic'),
+    dict(type='CenterCrop', crop_size=32),
+    dict(type='PackInputs')
+]
 dataset = dict(
     type='FewShotImageFolder',
     data_root='demo_output/data',

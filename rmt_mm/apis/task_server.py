@@ -178,7 +178,13 @@ class RMTTaskServer:
                                            templates),
                        mask_file=mask_file)
         if mask_file is not None:
+            # The check fingerprints the plain weights, not a task's.
+            active = self._active
+            self._restore()
+            self._active = None
             masks = read_task_masks(mask_file, self.backbone)
+            if active is not None:
+                self.switch(active)
             total = sum(m.numel() for m in masks.values())
             kept = sum(int(m.sum()) for m in masks.values())
             task.bits = {n: pack_mask(m) for n, m in masks.items()}

@@ -115,6 +115,7 @@ or
         """Index the class folders of the requested splits."""
         if self.has_split_folders:
             folders = scan_dir(osp.join(self.data_root, 'train'), dirs=True)
+            self._check_not_empty([f'train/{folder}' for folder in folders])
             labels = {folder: label for label, folder in enumerate(folders)}
             splits = {
                 name: self._scan_split_folder(self._split_folder(name), labels)
@@ -125,6 +126,7 @@ or
                 folder for folder in scan_dir(self.data_root, dirs=True)
                 if folder != CACHE_FOLDER
             ]
+            self._check_not_empty(folders)
             splits = self._split_by_ratio(folders)
         return self._class_names(folders), {
             name: splits[name]
@@ -141,6 +143,15 @@ or
             name for name in scan_dir(osp.join(self.data_root, folder), False)
             if name.lower().endswith(self.extensions)
         ]
+
+    def _check_not_empty(self, class_folders: Sequence[str]) -> None:
+        """Every class folder (relative to data_root) needs an image;
+        an empty one would silently become a class without examples."""
+        for folder in class_folders:
+            if not self._images(folder):
+                raise ValueError(self.layout_message(
+                    f'class folder {folder} has no images (extensions '
+                    f'{self.extensions}). Add images or remove the folder.'))
 
     def _scan_split_folder(self, split_folder: str,
                            labels: Dict[str, int]) -> List[Item]:

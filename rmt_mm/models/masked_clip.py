@@ -2,10 +2,12 @@
 learnable binary masks (Regularized Mask Tuning)."""
 import fnmatch
 import json
+import logging
 from contextlib import nullcontext
 from typing import Dict, Optional, Sequence, Union
 
 import torch
+from mmengine.logging import print_log
 from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 from open_clip.modified_resnet import ModifiedResNet
@@ -13,6 +15,7 @@ from torch import Tensor
 from torch.func import functional_call
 
 from ..utils.mask_file import load_mask_file, save_mask_file
+from ..utils.safe_load import FileRefusedError, content_checksum
 from ..version import __version__
 from .masks import MaskScores, names_in_state_dict
 from .open_clip_loader import ArchSpec, build_open_clip, build_tokenizer
@@ -60,6 +63,9 @@ class MaskedCLIP(BaseModule):
         quick_gelu: Force QuickGELU; ``None`` picks it for OpenAI weights.
         mask_file: A mask file (``masks_*.pth``) to load; its selection
             replaces ``mask_targets``.
+        allow_other_weights: Apply ``mask_file`` even if it was learned on
+            other weights than this model's (its fingerprint of the masked
+            weights differs); refused by default.
         init_cfg: Unused; kept for the mmengine interface.
 
     Examples:
@@ -85,6 +91,7 @@ class MaskedCLIP(BaseModule):
                  threshold: float = 5e-3,
                  quick_gelu: Optional[bool] = None,
                  mask_file: Optional[str] = None,
+                 allow_other_weights: bool = False,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         # Plain JSON-like data (configs hand in ConfigDicts and tuples), as
@@ -98,10 +105,11 @@ class MaskedCLIP(BaseModule):
         self.threshold = threshold
         self._folded: Dict[str, Tensor] = {}
         self._folded_key: Optional[tuple] = None
+        self._fingerprints: Dict[tuple, str] = {}
         self.set_mask_targets(mask_targets)
         if mask_file is not None:
             configured = None if mask_targets == PAPER else self.mask_names
-            self.load_masks(mask_file)
+            self.load_masks(mask_file, allow_other_weights)
             if configured is not None and configured != self.mask_names:
                 raise ValueError(
                     f'Mask file {mask_file!r} masks {self.mask_names} but '
@@ -269,6 +277,18 @@ class MaskedCLIP(BaseModule):
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     # ---------------------------------------------------------- mask files
+    @torch.no_grad()
+    def weights_fingerprint(self, names: Optional[Sequence[str]] = None
+                            ) -> str:
+        """SHA-256 of the frozen CLIP weights that ``names`` (default: the
+        masked weights) name: which weights a mask file belongs to."""
+        names = tuple(self.mask_names if names is None else names)
+        if names not in self._fingerprints:
+            params = dict(self.clip.named_parameters())
+            self._fingerprints[names] = content_checksum(
+                {name: params[name] for name in names})
+        return self._fingerprints[names]
+
     def save_masks(self, path: str, **meta) -> int:
         """Writes the hard masks (1 bit per entry) and metadata to ``path``.
 
@@ -279,30 +299,42 @@ class MaskedCLIP(BaseModule):
             meta,
             arch=self.arch,
             pretrained=self.pretrained,
+            weights_fingerprint=self.weights_fingerprint(),
             threshold=self.threshold,
             score_init=self.score_init,
             sparsity=self.sparsity()['overall'],
             rmt_mm_version=__version__)
         return save_mask_file(path, self.hard_masks(), meta)
 
-    def load_masks(self, path: str) -> None:
+    def load_masks(self, path: str, allow_other_weights: bool = False
+                   ) -> None:
         """Loads a mask file written by :meth:`save_masks`.
+
+        Args:
+            path: The mask file.
+            allow_other_weights: Only warn, instead of refusing, when the
+                file was learned on other weights than this model's.
 
         Raises:
             ValueError: If the file was made for another architecture or its
                 masked weights do not exist here.
+            FileRefusedError: If the file is unsafe, damaged or was learned
+                on other weights.
         """
         masks, meta = load_mask_file(path)
-        self.check_mask_file(masks, meta, path)
+        self.check_mask_file(masks, meta, path, allow_other_weights)
         self.load_hard_masks(masks)
 
     def check_mask_file(self, masks: Dict[str, Tensor], meta: dict,
-                        path: str) -> None:
-        """Checks that masks read from the mask file ``path`` fit this model.
+                        path: str, allow_other_weights: bool = False) -> None:
+        """Checks that masks read from the mask file ``path`` fit this model
+        (its architecture, maskable weights and their values).
 
         Raises:
             ValueError: If the file was made for another architecture or its
                 masked weights do not exist here.
+            FileRefusedError: If it was learned on other weights (unless
+                ``allow_other_weights``).
         """
         if meta.get('arch') != self.arch:
             raise ValueError(
@@ -317,6 +349,35 @@ class MaskedCLIP(BaseModule):
                     f'{tuple(mask.shape)}, which this model does not have '
                     f'(its maskable weights: {self.candidate_names()[:6]} '
                     '...).')
+        self._check_weights(path, meta, list(masks), allow_other_weights)
+
+    def _check_weights(self, path: str, meta: dict, names: list,
+                       allow_other_weights: bool) -> None:
+        """Refuses a mask file learned on other weights than this model's
+        (by the fingerprint of the masked weights it records)."""
+        recorded = meta.get('weights_fingerprint')
+        if recorded is None:
+            print_log(
+                f'Mask file {path!r} records no fingerprint of its weights '
+                '(written before rmt_mm recorded one): cannot check that it '
+                'belongs to these weights.', logger='current',
+                level=logging.WARNING)
+            return
+        if recorded == self.weights_fingerprint(names):
+            return
+        message = (
+            f'Mask file {path!r} was learned on other weights than this '
+            f'model\'s (file: pretrained={meta.get("pretrained")!r}, this '
+            f'model: pretrained={self.pretrained!r}; the fingerprints of the '
+            'masked weights differ; random weights follow randomness.seed), '
+            'so its masks would cut the wrong entries.')
+        if not allow_other_weights:
+            raise FileRefusedError(
+                f'{message} Load the weights it was learned on, or pass '
+                '--allow-other-weights (tools/test.py, tools/export.py) to '
+                'apply it anyway.')
+        print_log(f'{message} Applied anyway (allow_other_weights).',
+                  logger='current', level=logging.WARNING)
 
     # ------------------------------------------------------------ export
     @torch.no_grad()

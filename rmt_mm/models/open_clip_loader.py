@@ -1,12 +1,15 @@
 """Builds open_clip CLIP models from an architecture and a weight source."""
 import difflib
 import os
+import zipfile
 from typing import Callable, Dict, Optional, Tuple, Union
 
 import open_clip
 import torch
 from open_clip.tokenizer import SimpleTokenizer
 from torch import Tensor, nn
+
+from ..utils.safe_load import safe_load
 
 ArchSpec = Union[str, dict]
 
@@ -23,8 +26,22 @@ def _check_arch_name(arch: str) -> None:
             '(embed_dim, vision_cfg, text_cfg).')
 
 
+def _is_torchscript_archive(path: str) -> bool:
+    """Whether ``path`` is a TorchScript zip (OpenAI's ``ViT-B-16.pt``):
+    it holds compiled code, unlike a ``torch.save`` file."""
+    if not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as archive:
+        return any(name.endswith('/constants.pkl') or '/code/' in name
+                   for name in archive.namelist())
+
+
 def _read_weight_file(path: str) -> Tuple[Dict[str, Tensor], bool]:
     """Reads an OpenAI JIT archive or a (possibly wrapped) state dict.
+
+    State dicts are read with PyTorch's safe loader; JIT archives with
+    TorchScript's, which builds only TorchScript types and imports no Python
+    objects.
 
     Returns:
         The state dict and whether the file was an OpenAI JIT archive.
@@ -35,10 +52,8 @@ def _read_weight_file(path: str) -> Tuple[Dict[str, Tensor], bool]:
             'open_clip pretrained tag (e.g. "openai"), a local OpenAI JIT '
             'archive (e.g. ViT-B-16.pt) or a state-dict file saved with '
             'torch.save.')
-    try:
-        archive = torch.jit.load(path, map_location='cpu')
-    except RuntimeError:
-        checkpoint = torch.load(path, map_location='cpu', weights_only=True)
+    if not _is_torchscript_archive(path):
+        checkpoint = safe_load(path)
         if isinstance(checkpoint, dict) and 'state_dict' in checkpoint:
             checkpoint = checkpoint['state_dict']
         if not isinstance(checkpoint, dict):
@@ -47,7 +62,7 @@ def _read_weight_file(path: str) -> Tuple[Dict[str, Tensor], bool]:
                 'dict or an OpenAI JIT archive.')
         return {k[len('module.'):] if k.startswith('module.') else k: v
                 for k, v in checkpoint.items()}, False
-    state = archive.state_dict()
+    state = torch.jit.load(path, map_location='cpu').state_dict()
     for key in ('input_resolution', 'context_length', 'vocab_size'):
         state.pop(key, None)
     return state, True

@@ -1,5 +1,6 @@
 """Turns a config plus launcher into a runnable setup (used by tools/)."""
 import argparse
+import logging
 import os
 import os.path as osp
 from typing import Optional
@@ -205,3 +206,37 @@ def check_train_config(cfg: Config) -> None:
     if backbone.get('type') != 'MaskedCLIP':
         raise ValueError('rmt_mm configs need model.backbone.type='
                          f"'MaskedCLIP', got {backbone.get('type')!r}.")
+
+
+def check_batch_options(cfg: Config, cfg_options: Optional[dict]) -> None:
+    """Refuses ``--cfg-options train_dataloader.batch_size=N`` while
+    ``global_batch_size`` decides the batch of each process."""
+    global_batch = cfg.get('global_batch_size')
+    if global_batch is None or 'train_dataloader.batch_size' not in (
+            cfg_options or {}):
+        return
+    raise ValueError(
+        'train_dataloader.batch_size='
+        f'{cfg_options["train_dataloader.batch_size"]} would be ignored: '
+        f'global_batch_size={global_batch} sets the batch of each process '
+        '(global batch / processes / accumulation steps). Change '
+        'global_batch_size instead (--cfg-options global_batch_size=N), or '
+        'set global_batch_size=None to use train_dataloader.batch_size.')
+
+
+def warn_if_batch_exceeds_dataset(runner) -> None:
+    """Warns, with the numbers, when one optimizer step would need more
+    samples than the training set has (builds the train loop)."""
+    loader = runner.train_dataloader
+    accumulate = runner.cfg.optim_wrapper.get('accumulative_counts', 1)
+    world_size = runner.world_size
+    global_batch = loader.batch_size * world_size * accumulate
+    size = len(loader.dataset)
+    if global_batch > size:
+        print_log(
+            f'The global batch of {global_batch} ({loader.batch_size} per '
+            f'process x {world_size} process(es) x {accumulate} '
+            f'accumulation step(s)) is larger than the training set '
+            f'({size} samples): each step sees at most {size}. Lower '
+            'global_batch_size or train on more shots.',
+            logger='current', level=logging.WARNING)

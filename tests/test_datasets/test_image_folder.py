@@ -105,3 +105,17 @@ def test_classnames_errors(tmp_path):
         build('FewShotImageFolder', root, classnames='missing.json')
     with pytest.raises(ValueError, match='split_ratio'):
         build('FewShotImageFolder', root, split_ratio=(0.5, 0.5, 0.5))
+
+
+def test_empty_class_folder_is_an_error_naming_it(tmp_path):
+    for layout, empty in (('flat', 'fox'), ('presplit', 'train/fox')):
+        root = tmp_path / layout
+        prefix = 'train/' if layout == 'presplit' else ''
+        write_images(root, [f'{prefix}{c}/0.png' for c in ('cat', 'dog')],
+                     PNG)
+        (root / empty).mkdir(parents=True)
+        if layout == 'presplit':
+            write_images(root, ['test/cat/0.png'], PNG)
+        with pytest.raises(ValueError,
+                           match=f'class folder {empty} has no images'):
+            build('FewShotImageFolder', root, split='test')

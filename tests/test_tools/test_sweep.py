@@ -178,9 +178,8 @@ def test_finished_trained_and_interrupted_runs(tmp_path):
     by_dir = {r.work_dir: r for r in runs}
     assert finished not in by_dir
     assert [s.kind for s in by_dir[trained].steps] == ['test']
-    resume = by_dir[resumable].steps[0].cmd
-    assert resume[resume.index('--resume') + 1] == osp.join(
-        resumable, 'epoch_3.pth')
+    # train.py picks the newest intact checkpoint itself.
+    assert '--resume' in by_dir[resumable].steps[0].cmd
     assert by_dir[stale].steps[0].kind == 'train'
     assert '--resume' not in by_dir[stale].steps[0].cmd
 

@@ -1,3 +1,4 @@
+from .checkpoint_hook import RMTCheckpointHook
 from .class_prompt_hook import RMTClassPromptHook, set_classes_from_dataset
 from .epoch_seed_hook import RMTEpochSeedHook
 from .fewshot_record_hook import FEWSHOT_RECORD, RMTFewShotRecordHook
@@ -9,8 +10,8 @@ from .parameter_selector import (SELECTION_FILE, ParameterSelector,
 
 __all__ = [
     'FEWSHOT_RECORD', 'FINAL_MASK_FILE', 'ParameterSelector', 'RECIPE_FILE',
-    'RMTLearningBudgetHook', 'scheduled_lr_sum',
-    'RMTClassPromptHook', 'RMTEpochSeedHook', 'RMTFewShotRecordHook',
+    'RMTCheckpointHook', 'RMTClassPromptHook', 'RMTEpochSeedHook',
+    'RMTFewShotRecordHook', 'RMTLearningBudgetHook', 'scheduled_lr_sum',
     'RMTMaskFileHook', 'SELECTION_FILE', 'candidate_groups', 'select_top',
     'set_classes_from_dataset'
 ]

@@ -6,9 +6,11 @@ from mmengine.runner import Runner
 
 import rmt_mm  # noqa: F401  (registers components, applies shims)
 from rmt_mm.utils import refuse_bad_files
-from rmt_mm.utils.launch import (add_common_args, apply_auto_scale_lr,
-                                 apply_common_args, apply_global_batch_size,
-                                 check_batch_options, check_train_config,
+from rmt_mm.utils.launch import (add_common_args, add_selection_args,
+                                 apply_auto_scale_lr, apply_common_args,
+                                 apply_global_batch_size,
+                                 apply_selection_args, check_batch_options,
+                                 check_train_config,
                                  close_distributed, enable_amp,
                                  init_cpu_distributed, launched_world_size,
                                  warn_if_batch_exceeds_dataset)
@@ -39,6 +41,7 @@ def parse_args() -> argparse.Namespace:
         action='store_true',
         help='scale the lr by the effective batch (processes x batch x '
         'accumulation) over auto_scale_lr.base_batch_size')
+    add_selection_args(parser)
     add_common_args(parser, 'optim_wrapper.lam=1.0 train_cfg.max_epochs=50')
     return parser.parse_args()
 
@@ -55,6 +58,7 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
         cfg.resume, cfg.load_from = True, None
     elif args.resume is not None:
         cfg.resume, cfg.load_from = True, args.resume
+    apply_selection_args(cfg, args)
     apply_common_args(cfg, args)
     # Below 16 shots the schedule follows the shots, unless set by hand.
     if args.shots is not None and 'train_cfg.max_epochs' not in (

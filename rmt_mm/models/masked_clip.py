@@ -62,7 +62,9 @@ class MaskedCLIP(BaseModule):
         threshold: Binarisation threshold ``alpha`` (``5e-3``).
         quick_gelu: Force QuickGELU; ``None`` picks it for OpenAI weights.
         mask_file: A mask file (``masks_*.pth``) to load; its selection
-            replaces ``mask_targets``.
+            replaces ``mask_targets``. A file whose selection a
+            ``ParameterSelector`` made (see :attr:`selection`) may differ
+            from ``mask_targets``; any other file must match them.
         allow_other_weights: Apply ``mask_file`` even if it was learned on
             other weights than this model's (its fingerprint of the masked
             weights differs); refused by default.
@@ -106,11 +108,15 @@ class MaskedCLIP(BaseModule):
         self._folded: Dict[str, Tensor] = {}
         self._folded_key: Optional[tuple] = None
         self._fingerprints: Dict[tuple, str] = {}
+        #: How a hook chose the masked weights in place of ``mask_targets``
+        #: (``None``: the config's ``mask_targets``); mask files record it.
+        self.selection: Optional[dict] = None
         self.set_mask_targets(mask_targets)
         if mask_file is not None:
             configured = None if mask_targets == PAPER else self.mask_names
             self.load_masks(mask_file, allow_other_weights)
-            if configured is not None and configured != self.mask_names:
+            if (configured is not None and configured != self.mask_names
+                    and self.selection is None):
                 raise ValueError(
                     f'Mask file {mask_file!r} masks {self.mask_names} but '
                     f'the config asks for mask_targets={mask_targets!r} '
@@ -302,6 +308,7 @@ class MaskedCLIP(BaseModule):
             weights_fingerprint=self.weights_fingerprint(),
             threshold=self.threshold,
             score_init=self.score_init,
+            selection=self.selection,
             sparsity=self.sparsity()['overall'],
             rmt_mm_version=__version__)
         return save_mask_file(path, self.hard_masks(), meta)
@@ -323,6 +330,7 @@ class MaskedCLIP(BaseModule):
         """
         masks, meta = load_mask_file(path)
         self.check_mask_file(masks, meta, path, allow_other_weights)
+        self.selection = meta.get('selection')
         self.load_hard_masks(masks)
 
     def check_mask_file(self, masks: Dict[str, Tensor], meta: dict,

@@ -189,6 +189,42 @@ def enable_amp(cfg: Config, dtype: Optional[str] = None) -> None:
     print_log(f'--amp: {current} -> {AMP_TYPES[current]}', logger='current')
 
 
+def add_selection_args(parser: argparse.ArgumentParser) -> None:
+    """Adds ``--select``, ``--top-k`` and ``--param-budget``: how
+    ``ParameterSelector`` chooses the masked weights."""
+    parser.add_argument(
+        '--select',
+        choices=['fixed', 'importance'],
+        help="'importance' scores conv1 and every block's attention and MLP "
+        "on training batches and masks the best; 'fixed' (the configs' "
+        "default) masks model.backbone.mask_targets")
+    parser.add_argument(
+        '--top-k', type=int, help='--select importance: groups to keep')
+    parser.add_argument(
+        '--param-budget',
+        type=int,
+        help='--select importance: most masked entries (instead of --top-k)')
+
+
+def apply_selection_args(cfg: Config, args: argparse.Namespace) -> None:
+    """Applies :func:`add_selection_args`' options to the config's
+    ``ParameterSelector`` hook (whatever its place in ``custom_hooks``)."""
+    options = {key: value for key, value in (
+        ('mode', args.select), ('top_k', args.top_k),
+        ('param_budget', args.param_budget)) if value is not None}
+    if not options:
+        return
+    hooks = [h for h in cfg.get('custom_hooks', [])
+             if h.get('type') in ('ParameterSelector',
+                                  'mmpretrain.ParameterSelector')]
+    if len(hooks) != 1:
+        raise ValueError(
+            f'--select/--top-k/--param-budget need exactly one '
+            f'ParameterSelector in custom_hooks; the config has '
+            f'{len(hooks)}. Inherit configs/_base_/default_runtime.py.')
+    hooks[0].update(options)
+
+
 def check_train_config(cfg: Config) -> None:
     """Fails early, with a readable message, on configs that cannot train."""
     loader = cfg.get('train_dataloader')

@@ -56,11 +56,37 @@ def test_lambda_zero_is_plain_amt_and_one_zeros_conflicts():
     assert (out[conflict] == 0).any()
 
 
-def test_same_generator_seed_gives_same_draws():
-    g, r = torch.randn(1000), torch.randn(1000)
-    a = gradient_dropout(g, r, 1.0, torch.Generator().manual_seed(7))
-    b = gradient_dropout(g, r, 1.0, torch.Generator().manual_seed(7))
-    assert torch.equal(a, b)
+def test_draws_are_the_generators_uniforms():
+    """Entry i is kept iff its keep probability exceeds the i-th uniform of
+    the given generator (not of the global RNG): this is what makes the
+    draws reproducible from a seed and identical on every process."""
+    torch.manual_seed(0)
+    g, r = torch.randn(3, 1000), torch.randn(3, 1000)
+    uniform = torch.rand(g.shape, generator=torch.Generator().manual_seed(7))
+    keep_prob = torch.tensor(
+        [reference_keep_probability(a, b)
+         for a, b in zip(g.flatten().tolist(), r.flatten().tolist())]
+    ).view(g.shape)
+    torch.manual_seed(123)  # the global RNG must play no part
+    out = gradient_dropout(g, r, 1.0, torch.Generator().manual_seed(7))
+    assert torch.equal(out, g * (keep_prob > uniform))
+
+
+@pytest.mark.parametrize('g,r,without_epsilon', [(1e-9, -3e-9, 0.25),
+                                                  (2e-9, 2e-9, 1.0),
+                                                  (-4e-9, 1e-9, 0.8)])
+def test_keep_rule_epsilon_matters_for_tiny_gradients(g, r, without_epsilon):
+    """The 1e-8 in the denominator is part of the rule: for gradients of
+    order 1e-9 it moves the keep probability far from what the rule without
+    it gives, even where the signs agree."""
+    n = 100_000
+    gt, rt = torch.full((n, ), g), torch.full((n, ), r)
+    out = gradient_dropout(gt, rt, 1.0, torch.Generator().manual_seed(4))
+    expected = reference_keep_probability(g, r)
+    assert abs(expected - without_epsilon) > 0.15
+    assert bool(((out == 0) | (out == gt)).all())
+    assert (out == gt).float().mean().item() == pytest.approx(expected,
+                                                              abs=0.01)
 
 
 @pytest.mark.parametrize('lam', [-0.1, 1.5, 'high'])

@@ -37,32 +37,75 @@ def wrapper_for(model, **kwargs):
         optimizer=torch.optim.SGD(params, lr=1.0), **kwargs)
 
 
-def test_update_applies_the_dropout_rule_to_both_gradients():
-    model = make_model()
-    # At step 0 the student equals the teacher and r is 0; drop some
-    # weights first so that the two gradients can conflict.
+def drop_some_weights(model):
+    """At step 0 the student equals the teacher and r is 0; dropping some
+    weights first lets the two gradients conflict."""
     with torch.no_grad():
         for _, s in model.backbone.masks.items():
             s.mul_((torch.rand(s.shape) > 0.3).float())
-    images, samples = batch(4)
-    before = scores(model)
-    # Independent computation of g and r with plain autograd.
+
+
+def reference_dropout(g, r, uniform):
+    """method.md section 5 with lambda 1, written out independently."""
+    keep_prob = (1 + torch.sign(g) * (g + r) /
+                 (g.abs() + r.abs() + 1e-8)) / 2
+    return g * (keep_prob > uniform)
+
+
+def expected_update(model, images, samples, seed, update):
+    """Update ``update`` (0-based) of a run seeded ``seed``, recomputed with
+    plain autograd: the draws come from a generator seeded with
+    ``seed * 1_000_003 + update``, consumed tensor by tensor in mask order.
+
+    Returns:
+        ``(gradients the optimiser must receive, share of entries dropped)``.
+    """
     losses = model.loss(images, samples)
     params = [s for _, s in model.backbone.masks.items()]
     g = torch.autograd.grad(losses['loss_ce'] + losses['loss_sparsity'],
                             params, retain_graph=True)
     r = torch.autograd.grad(model.pending_reg_loss, params)
-    generator = torch.Generator().manual_seed(5 * 1_000_003)
-    expected = [b - gradient_dropout(gi, ri, 1.0, generator)
-                for b, gi, ri in zip(before, g, r)]
+    model.pending_reg_loss = None
+    generator = torch.Generator().manual_seed(seed * 1_000_003 + update)
+    final = [reference_dropout(gi, ri, torch.rand(gi.shape,
+                                                  generator=generator))
+             for gi, ri in zip(g, r)]
+    dropped = sum(int(((f == 0) & (gi != 0)).sum())
+                  for f, gi in zip(final, g))
+    return final, dropped / sum(gi.numel() for gi in g)
 
+
+def record_step_gradients(wrapper):
+    """Copies of the gradients the optimiser steps with, one list per
+    update."""
+    seen = []
+    wrapper.optimizer.register_step_pre_hook(
+        lambda optimizer, args, kwargs: seen.append(
+            [p.grad.clone() for p in optimizer.param_groups[0]['params']]))
+    return seen
+
+
+def test_each_update_applies_the_rule_with_its_own_draws():
+    """Updates 0, 1 and 2 each equal the rule applied with the draws of
+    (seed, update): a generator that ignored the update count would freeze
+    every entry's drop decision for the whole run."""
+    model = make_model()
+    drop_some_weights(model)
     wrapper = wrapper_for(model, lam=1.0, seed=5)
-    step(model, wrapper, images, samples)
-    for got, want in zip(scores(model), expected):
-        assert torch.allclose(got, want, atol=1e-7)
-    assert wrapper.num_updates == 1
-    assert 0 < wrapper.message_hub.get_scalar(
-        'train/grad_dropped').current() < 1
+    seen = record_step_gradients(wrapper)
+    images, samples = batch(4)
+    dropped_patterns = []
+    for update in range(3):
+        expected, share = expected_update(model, images, samples, 5, update)
+        step(model, wrapper, images, samples)
+        for got, want in zip(seen[update], expected):
+            assert torch.allclose(got, want, rtol=1e-5, atol=1e-12)
+        assert wrapper.message_hub.get_scalar(
+            'train/grad_dropped').current() == pytest.approx(share)
+        dropped_patterns.append(torch.cat(
+            [(want == 0).flatten() for want in expected]))
+    assert wrapper.num_updates == 3
+    assert not torch.equal(dropped_patterns[0], dropped_patterns[1])
 
 
 def test_accumulation_equals_one_big_batch():

@@ -58,6 +58,27 @@ def test_select_top_by_count_and_budget():
     assert select_top(scores, sizes, top_k=None, param_budget=20) == ['a', 'c']
 
 
+def test_a_group_exactly_at_the_budget_fits():
+    scores = dict(a=3.0, b=2.0, c=1.0)
+    sizes = dict(a=10, b=100, c=5)
+    assert select_top(scores, sizes, None, param_budget=10) == ['a']
+    assert select_top(scores, sizes, None, param_budget=110) == ['a', 'b']
+    assert select_top(scores, sizes, None, param_budget=115) == ['a', 'b', 'c']
+
+
+def test_importance_budget_equal_to_the_best_group_keeps_it(tmp_path):
+    first = make_runner(tmp_path)
+    ParameterSelector(mode='importance', num_batches=1,
+                      top_k=1).before_run(first)
+    best = next(g for g in json.load(open(tmp_path / 'mask_selection.json'))
+                ['groups'] if g['selected'])
+    runner = make_runner(tmp_path)
+    ParameterSelector(mode='importance', num_batches=1,
+                      param_budget=best['params']).before_run(runner)
+    assert (runner.model.backbone.mask_names ==
+            first.model.backbone.mask_names)
+
+
 def test_importance_selection(tmp_path):
     runner = make_runner(tmp_path)
     ParameterSelector(mode='importance', num_batches=2,
@@ -96,6 +117,15 @@ def test_importance_selection(tmp_path):
         n for g in groups if g in chosen for n in groups[g]]
     held = runner.optim_wrapper.optimizer.param_groups[0]['params']
     assert [id(p) for p in held] == [id(s) for _, s in backbone.masks.items()]
+    # Mask files must tell evaluation that the data chose the selection.
+    assert backbone.selection['mode'] == 'importance'
+    assert backbone.selection['top_k'] == 2
+
+
+def test_fixed_selection_of_the_models_targets_is_not_recorded(tmp_path):
+    runner = make_runner(tmp_path)
+    ParameterSelector(mode='fixed').before_run(runner)
+    assert runner.model.backbone.selection is None
 
 
 def test_resume_reuses_the_recorded_selection(tmp_path):

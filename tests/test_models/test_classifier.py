@@ -4,7 +4,7 @@ import torch
 import torch.nn.functional as F
 from mmpretrain.evaluation import Accuracy
 from mmpretrain.structures import DataSample
-from rmt_testing import TINY_VIT
+from rmt_testing import TINY_VIT, save_random_weights
 
 from rmt_mm.models import RMTClassifier, distillation_loss
 
@@ -67,6 +67,57 @@ def test_loss_terms(classifier):
     assert total.item() == pytest.approx(
         (losses['loss_ce'] + losses['loss_sparsity']).item())
     assert 'reg_distill' in log_vars
+
+
+def plain_open_clip_logits(clip: open_clip.CLIP, images, prompts_by_class):
+    """CLIP's zero-shot logits written against open_clip alone."""
+    tokenizer = open_clip.SimpleTokenizer(context_length=16)
+    with torch.no_grad():
+        classes = torch.stack([
+            F.normalize(F.normalize(clip.encode_text(tokenizer(prompts)),
+                                    dim=-1).mean(0), dim=-1)
+            for prompts in prompts_by_class])
+        feats = F.normalize(clip.encode_image(images), dim=-1)
+        return clip.logit_scale.exp() * feats @ classes.t()
+
+
+def test_teacher_is_the_unmasked_model(tmp_path):
+    """The distillation target is zero-shot CLIP whatever the masks are: with
+    most weights masked off, ``reg_distill`` must be the cross-entropy of the
+    student against plain open_clip's logits (a teacher that ran with the
+    masks would give the student's own entropy instead)."""
+    weights = save_random_weights(TINY_VIT, str(tmp_path / 'clip.pt'))
+    model = RMTClassifier(
+        backbone=dict(type='MaskedCLIP', arch=TINY_VIT, pretrained=weights),
+        classnames=CLASSES, templates=TEMPLATES).train()
+    torch.manual_seed(1)
+    with torch.no_grad():
+        for _, scores in model.backbone.masks.items():
+            scores.copy_(torch.rand(scores.shape) * 0.01)  # ~half dropped
+    images = torch.rand(4, 3, 32, 32)
+    samples = [DataSample().set_gt_label(k) for k in (0, 1, 2, 0)]
+    losses = model(images, samples, mode='loss')
+
+    plain = open_clip.CLIP(**TINY_VIT).eval()
+    open_clip.load_checkpoint(plain, weights)
+    prompts = [[t.format(c.replace('_', ' ').lower()) for t in TEMPLATES]
+               for c in CLASSES]
+    teacher = plain_open_clip_logits(plain, images, prompts)
+    folded = {name: param * (model.backbone.masks[name] > 5e-3)
+              for name, param in plain.named_parameters()
+              if name in model.backbone.masks}
+    student_clip = open_clip.CLIP(**TINY_VIT).eval()
+    student_clip.load_state_dict(dict(plain.state_dict(), **folded))
+    student = plain_open_clip_logits(student_clip, images, prompts)
+    assert not torch.allclose(student, teacher, atol=1e-2)
+
+    expected = -(F.softmax(teacher, -1) *
+                 F.log_softmax(student, -1)).sum(-1).mean()
+    own_entropy = -(F.softmax(student, -1) *
+                    F.log_softmax(student, -1)).sum(-1).mean()
+    assert abs(expected - own_entropy) > 1e-2
+    assert losses['reg_distill'].item() == pytest.approx(expected.item(),
+                                                         rel=1e-4)
 
 
 def test_distillation_gradient_equals_kl_gradient():

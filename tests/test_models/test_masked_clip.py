@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from rmt_mm.models import MaskedCLIP
+from rmt_mm.utils import load_mask_file
 from rmt_testing import TINY_RESNET, TINY_VIT, save_random_weights
 
 
@@ -202,3 +203,82 @@ def test_training_graph_does_not_keep_masked_weights_alive(monkeypatch):
     assert all(ref() is None for ref in made)
     features.sum().backward()
     assert all(s.grad is not None for _, s in model.masks.items())
+
+
+def folded_open_clip(model: MaskedCLIP, threshold: float = 5e-3):
+    """A plain open_clip CLIP whose weights are the model's frozen weights
+    times ``scores > threshold``, folded here independently."""
+    state = model.clip.state_dict()
+    for name, scores in model.masks.items():
+        state[name] = state[name] * (scores.detach() > threshold)
+    plain = open_clip.CLIP(**TINY_VIT).eval()
+    plain.load_state_dict(state)
+    return plain
+
+
+def test_folded_evaluation_weights_follow_in_place_score_changes():
+    """Evaluation folds the masks once and reuses them; every in-place way
+    the scores change (a copy, an optimiser step, a checkpoint load) must
+    rebuild them."""
+    torch.manual_seed(0)
+    model = MaskedCLIP(arch=TINY_VIT).eval()
+    images = torch.rand(2, 3, 32, 32)
+    name = model.mask_names[1]
+    optimizer = torch.optim.SGD([model.masks[name]], lr=1.0)
+    other = MaskedCLIP(arch=TINY_VIT)
+    with torch.no_grad():
+        for _, scores in other.masks.items():
+            scores.copy_(torch.rand(scores.shape) * 0.01)
+
+    def copy():
+        with torch.no_grad():
+            model.masks[name].copy_(torch.rand(model.masks[name].shape) *
+                                    0.01)
+
+    def optimiser_step():
+        model.masks[name].grad = torch.rand(model.masks[name].shape) * 0.01
+        optimizer.step()
+
+    for change in (copy, optimiser_step,
+                   lambda: model.load_state_dict(other.state_dict())):
+        with torch.no_grad():
+            before = model.encode_image(images)
+            change()
+            after = model.encode_image(images)
+            expected = folded_open_clip(model).encode_image(images)
+        assert not torch.equal(before, expected)
+        assert torch.equal(after, expected)
+
+
+def test_a_score_exactly_at_the_threshold_is_dropped_everywhere(tmp_path):
+    """``M > alpha`` keeps: a score equal to alpha is dropped in the
+    effective weight (training and evaluation), the hard mask, the sparsity
+    and the mask file alike."""
+    model = MaskedCLIP(arch=TINY_VIT)
+    name = model.mask_names[1]
+    scores = model.masks[name]
+    threshold = torch.tensor(model.threshold, dtype=scores.dtype)
+    above = torch.nextafter(threshold, torch.tensor(1.0))
+    below = torch.nextafter(threshold, torch.tensor(0.0))
+    with torch.no_grad():
+        flat = scores.view(-1)
+        flat[:10] = threshold
+        flat[10:20] = below
+        flat[20:] = above
+    kept = torch.ones(scores.numel(), dtype=torch.bool)
+    kept[:20] = False
+    kept = kept.view(scores.shape)
+    weight = dict(model.clip.named_parameters())[name]
+    for training in (True, False):
+        model.train(training)
+        effective = model.effective_weights()[name[len('visual.'):]]
+        assert torch.equal(effective, weight * kept)
+    assert torch.equal(model.hard_masks()[name], kept)
+    assert model.sparsity()[name] == 20 / scores.numel()
+    path = str(tmp_path / 'masks.pth')
+    model.save_masks(path)
+    masks, meta = load_mask_file(path)
+    assert torch.equal(masks[name], kept)
+    assert meta['sparsity'] == 20 / sum(s.numel()
+                                        for _, s in model.masks.items())
+    assert torch.equal(model.export_state_dict()[name], weight * kept)

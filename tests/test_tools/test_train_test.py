@@ -81,18 +81,51 @@ def test_lambda_outside_unit_interval_is_rejected(tmp_path, monkeypatch,
         load_tool('train').main()
 
 
-def test_importance_selection_reaches_the_mask_file(tmp_path):
+def test_importance_selection_is_evaluated_and_exported_from_its_config(
+        tmp_path):
+    """A config with explicit mask_targets trained with --select importance
+    (as README shows on the demo): tools/test.py and tools/export.py take
+    the run's own dumped config and the mask file and rebuild the selected
+    masks, not the config's mask_targets."""
     data = make_image_folder(str(tmp_path / 'data'))
-    config = write_tiny_config(str(tmp_path / 'tiny.py'), data, epochs=1)
+    base = write_tiny_config(str(tmp_path / 'tiny.py'), data, epochs=1)
+    config = tmp_path / 'attn_only.py'
+    config.write_text(
+        f"_base_ = [{base!r}]\n"
+        "model = dict(backbone=dict(mask_targets=["
+        "'visual.transformer.resblocks.*.attn.in_proj_weight']))\n")
     work = str(tmp_path / 'work')
-    run_tool('tools/train.py', config, '--work-dir', work, '--cfg-options',
-             'custom_hooks.1.mode=importance', 'custom_hooks.1.top_k=2',
-             'custom_hooks.1.num_batches=1')
+    run_tool('tools/train.py', str(config), '--work-dir', work,
+             '--select', 'importance', '--top-k', '2')
     record = json.load(open(os.path.join(work, 'mask_selection.json')))
     assert sum(g['selected'] for g in record['groups']) == 2
-    masks, _ = load_mask_file(os.path.join(work, 'masks_final.pth'))
+    mask_file = os.path.join(work, 'masks_final.pth')
+    masks, meta = load_mask_file(mask_file)
     assert list(masks) == record['selected_names']
-    out = str(tmp_path / 'metrics.json')
-    run_tool('tools/test.py', config, os.path.join(work, 'masks_final.pth'),
-             '--work-dir', work, '--out', out)
-    assert 'accuracy/top1' in json.load(open(out))
+    assert meta['selection']['mode'] == 'importance'
+    assert meta['selection']['top_k'] == 2
+
+    dumped = os.path.join(work, 'attn_only.py')
+    accuracy = {}
+    for name, checkpoint in (('mask_file', mask_file),
+                             ('resume', os.path.join(work, 'epoch_1.pth'))):
+        out = str(tmp_path / f'{name}.json')
+        run_tool('tools/test.py', dumped, checkpoint, '--work-dir', work,
+                 '--out', out)
+        accuracy[name] = json.load(open(out))['accuracy/top1']
+    assert accuracy['mask_file'] == accuracy['resume']
+
+    exported = torch.load(load_tool('export').main(
+        [dumped, mask_file, '--out', str(tmp_path / 'clip.pt')]))
+    for name, keep in masks.items():
+        assert torch.equal(exported[name] != 0, keep), name
+
+
+def test_select_needs_the_parameter_selector_hook(tmp_path):
+    from mmengine.config import Config
+    train = load_tool('train')
+    config = Config(dict(custom_hooks=[dict(type='RMTMaskFileHook')]))
+    args = train.argparse.Namespace(select='importance', top_k=2,
+                                    param_budget=None)
+    with pytest.raises(ValueError, match='exactly one ParameterSelector'):
+        train.apply_selection_args(config, args)

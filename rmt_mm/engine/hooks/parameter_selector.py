@@ -76,7 +76,9 @@ class ParameterSelector(Hook):
     The choice is logged as a table, written to ``work_dir/
     mask_selection.json``, identical on every process (scores are averaged
     before choosing) and reused on ``--resume``; mask files record the
-    selected names, so ``tools/test.py`` rebuilds the same masks. The
+    selected names and, when they differ from the model's ``mask_targets``,
+    how they were chosen, so ``tools/test.py`` and ``tools/export.py``
+    rebuild the same masks from the run's config. The
     optimizer is re-pointed at the selected scores only.
 
     Args:
@@ -130,6 +132,12 @@ class ParameterSelector(Hook):
         else:
             record = self._select_by_importance(runner, model)
         backbone.set_mask_targets(record['selected_names'])
+        if record['mode'] == 'importance' or record.get('patterns'):
+            # The selection differs from the config's mask_targets: mask
+            # files must say so for tools/test.py and tools/export.py.
+            backbone.selection = json.loads(json.dumps(
+                {k: v for k, v in record.items()
+                 if k not in ('groups', 'selected_names')}))
         _point_optimizer_at(runner.optim_wrapper, backbone)
         self._report(record, backbone, path)
 
@@ -186,6 +194,7 @@ class ParameterSelector(Hook):
                 f'candidate group (smallest: {min(sizes.values())} entries).')
         return dict(
             mode='importance',
+            patterns=None,
             measure='mean |dL/dW * W| per entry (zero-shot CE)',
             num_batches=self.num_batches,
             top_k=self.top_k,

@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.rmt_mm_installed
 
-.PHONY: demo app test setup clean
+.PHONY: demo app test mutation setup clean
 
 setup: $(STAMP)
 
@@ -26,5 +26,18 @@ app: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q
 
+# Mutation testing of the core modules (slow, not in CI): mutmut mutates
+# them, runs the tests listed in setup.cfg [mutmut] that reach each mutant,
+# and the report prints the kill rate (docs/mutation_testing.md). At low
+# priority; MUTATION_JOBS parallel workers; `make mutation MUTANTS=...`
+# runs only the mutants whose names match the given globs.
+MUTATION_JOBS ?= 1
+MUTANTS ?=
+mutation: $(STAMP)
+	$(PY) -m pip install -q -r requirements/mutation.txt
+	nice -n 19 $(VENV)/bin/mutmut run --max-children $(MUTATION_JOBS) $(MUTANTS)
+	$(VENV)/bin/mutmut export-cicd-stats
+	$(PY) tools/mutation_report.py
+
 clean:
-	rm -rf $(VENV) demo_output work_dirs
+	rm -rf $(VENV) demo_output work_dirs mutants

@@ -3,7 +3,7 @@ import torch
 from mmpretrain.structures import DataSample
 from rmt_testing import TINY_VIT
 
-from rmt_mm.engine import GradDropoutOptimWrapper, gradient_dropout
+from rmt_mm.engine import GradDropoutOptimWrapper
 from rmt_mm.models import RMTClassifier
 
 

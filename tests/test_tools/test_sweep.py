@@ -1,3 +1,4 @@
+import json
 import os
 import os.path as osp
 import sys
@@ -271,7 +272,12 @@ def test_real_tiny_sweep_and_restart(tmp_path, capsys):
     folder = run_dir(root, 'tiny', 1, 2)
     with open(metrics_path(folder)) as f:
         assert 'accuracy/top1' in f.read()
-    assert osp.isfile(osp.join(folder, 'masks_final.pth'))
+    # The run trained on 1 shot per class drawn with seed 2, as asked.
+    with open(osp.join(folder, 'fewshot_split.json')) as f:
+        trained_on = json.load(f)['train']
+    assert len(trained_on) == 3
+    assert {osp.basename(osp.dirname(p)) for p in trained_on} == {
+        'cat', 'dog', 'bird'}
     capsys.readouterr()
     assert sweep.main(argv) == 0
     assert '1 run(s): 1 finished, 0 to do.' in capsys.readouterr().out

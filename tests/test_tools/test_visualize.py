@@ -75,7 +75,8 @@ def test_masks_command_draws_a_png(masks, tmp_path):
         assert f.read(8) == PNG
     default = visualize.main(['masks', mask_file])
     assert default == str(tmp_path / 'masks_final_sparsity.png')
-    assert osp.isfile(default)
+    with open(default, 'rb') as f:
+        assert f.read(8) == PNG
 
 
 SELECTION = dict(

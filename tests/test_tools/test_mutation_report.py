@@ -1,0 +1,25 @@
+"""tools/mutation_report.py: the kill rate with and without the equivalent
+mutants the doc lists."""
+from rmt_testing import load_tool
+
+report = load_tool('mutation_report')
+
+
+def test_kill_rate_subtracts_listed_equivalent_mutants(tmp_path, capsys,
+                                                        monkeypatch):
+    doc = tmp_path / 'mutation_testing.md'
+    doc.write_text('- `m.f__mutmut_3`: returns the same value\n'
+                   'text `m.f__mutmut_4` in prose is not a listing\n')
+    monkeypatch.setattr(report, 'DOC', str(doc))
+    monkeypatch.setattr(report, 'verdicts', lambda: {
+        'm.f__mutmut_1': 'killed', 'm.f__mutmut_2': 'timeout',
+        'm.f__mutmut_3': 'survived', 'm.f__mutmut_4': 'survived',
+        'm.f__mutmut_5': 'no tests', 'm.f__mutmut_6': 'not checked'})
+    assert report.equivalent_mutants(str(doc)) == {'m.f__mutmut_3'}
+    assert report.main() == 0
+    out = capsys.readouterr().out
+    assert 'kill rate: 2/5 = 40.0 % of tested mutants' in out
+    assert 'equivalent mutants: 2/4 = 50.0 %' in out
+    assert 'm.f__mutmut_4: survived' in out
+    assert 'm.f__mutmut_5: no tests' in out
+    assert 'm.f__mutmut_3' not in out.split('Survivors')[1]

@@ -63,15 +63,18 @@ def test_mask_file_of_another_explicit_selection_is_rejected(tmp_path):
                    mask_targets=['visual.conv1.weight'])
 
 
-def test_mask_file_of_a_selector_overrides_the_configs_targets(tmp_path):
+def test_mask_file_of_a_selector_overrides_the_configs_targets(
+        tmp_path, vit_weights):
     """A selection made by ParameterSelector (recorded in the file) is what
     evaluation rebuilds, whatever the run's config says in mask_targets."""
-    model = MaskedCLIP(arch=TINY_VIT, mask_targets=['visual.conv1.weight'])
+    model = MaskedCLIP(arch=TINY_VIT, pretrained=vit_weights,
+                       mask_targets=['visual.conv1.weight'])
     model.selection = dict(mode='importance', top_k=1)
     path = str(tmp_path / 'selected.pth')
     model.save_masks(path)
-    loaded = MaskedCLIP(arch=TINY_VIT, mask_file=path, mask_targets=[
-        'visual.transformer.resblocks.*.attn.in_proj_weight'])
+    loaded = MaskedCLIP(
+        arch=TINY_VIT, pretrained=vit_weights, mask_file=path,
+        mask_targets=['visual.transformer.resblocks.*.attn.in_proj_weight'])
     assert loaded.mask_names == ['visual.conv1.weight']
     assert loaded.selection == dict(mode='importance', top_k=1)
 

@@ -1,10 +1,17 @@
-"""The embedded demo behind `make demo`: the whole R-AMT job on real images
-that ship with scikit-learn (handwritten digits) and a tiny random CLIP.
+"""The embedded demo behind `make demo`: the whole R-AMT job offline.
 
-Steps, each through the real tools: write the data and the random CLIP
-weights, zero-shot evaluation (tools/test.py without checkpoint), R-AMT
-training (tools/train.py), evaluation from the saved mask file, a per-layer
-sparsity plot (tools/visualize.py), and a summary.
+Two worlds. ``miniature`` (default): the miniature CLIP pre-trained on
+rendered scenes (rmt_mm/miniature, weights shipped in the repository) on
+its ``compositions`` task, 36 classes "<colour> <shape>" in a style
+pre-training never saw. ``digits``: scikit-learn's handwritten digits and a
+tiny CLIP with random weights (zero-shot is chance; every gain comes from
+switching weights off).
+
+Steps, each through the real tools: write the data (and for ``digits`` the
+random weights), zero-shot evaluation (tools/test.py without checkpoint),
+R-AMT training (tools/train.py), evaluation from the saved mask file, a
+per-layer sparsity plot (tools/visualize.py), then a summary printed and
+written to ``<out>/summary.json``.
 """
 import argparse
 import json
@@ -14,11 +21,18 @@ import shutil
 import subprocess
 import sys
 import time
+from typing import Tuple
 
 import numpy as np
+from mmengine.config import Config
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-CONFIG = osp.join('configs', 'demo', 'rmt_tiny_digits.py')
+CONFIGS = {
+    'miniature': osp.join('configs', 'miniature',
+                          'rmt_mini_compositions_16shot.py'),
+    'digits': osp.join('configs', 'demo', 'rmt_tiny_digits.py'),
+}
+MINIATURE_TASK = 'compositions'
 DIGITS = ('zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven',
           'eight', 'nine')
 TRAIN_PER_CLASS = 100
@@ -58,7 +72,6 @@ def write_random_clip(path: str, config: str) -> None:
     "pretrained" weights, so every step rebuilds the same model."""
     import open_clip
     import torch
-    from mmengine.config import Config
     arch = Config.fromfile(config).model.backbone.arch.to_dict()
     torch.manual_seed(0)
     os.makedirs(osp.dirname(path), exist_ok=True)
@@ -71,24 +84,76 @@ def run(step: str, *args: str) -> None:
     subprocess.run([sys.executable, *args], cwd=REPO, check=True)
 
 
+def summarize(world: str, data: str, zero_shot: dict, tuned: dict,
+              mask_meta: dict, seconds: float) -> dict:
+    """The demo's figures (accuracies and sparsity in percent).
+
+    Args:
+        world: The demo world.
+        data: The dataset folder (``train/<class>/``, ``test/<class>/``).
+        zero_shot: tools/test.py metrics of CLIP without masks.
+        tuned: tools/test.py metrics of the R-AMT masks.
+        mask_meta: The mask file's metadata.
+        seconds: Wall time of the whole demo.
+    """
+    num_classes = len(os.listdir(osp.join(data, 'train')))
+    summary = dict(
+        world=world,
+        num_classes=num_classes,
+        num_test_images=sum(
+            len(files) for _, _, files in os.walk(osp.join(data, 'test'))),
+        chance_top1=100 / num_classes,
+        zero_shot_top1=zero_shot['accuracy/top1'],
+        rmt_top1=tuned['accuracy/top1'],
+        sparsity=100 * mask_meta['sparsity'],
+        seconds=seconds)
+    summary['gain'] = summary['rmt_top1'] - summary['zero_shot_top1']
+    return summary
+
+
+def prepare(world: str, out: str) -> Tuple[str, str]:
+    """Writes the world's data (and random weights) under ``out``.
+
+    Returns:
+        The dataset folder and the CLIP weight file.
+    """
+    if world == 'miniature':
+        from rmt_mm.miniature.tasks import write_task
+        print(f'==> miniature task {MINIATURE_TASK!r} under {out}/data',
+              flush=True)
+        data = write_task(osp.join(out, 'data'), MINIATURE_TASK)
+        weights = Config.fromfile(osp.join(
+            REPO, CONFIGS[world])).model.backbone.pretrained
+        return data, osp.join(REPO, weights)
+    data = osp.join(out, 'data')
+    if not osp.isdir(osp.join(data, 'test')):
+        print(f'==> writing scikit-learn digits as PNGs to {data}',
+              flush=True)
+        write_digits(data)
+    weights = osp.join(out, 'tiny_clip_random.pt')
+    write_random_clip(weights, osp.join(REPO, CONFIGS[world]))
+    return data, weights
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--world', choices=sorted(CONFIGS),
+                        default='miniature',
+                        help='pre-trained miniature CLIP on rendered scenes, '
+                        'or a random CLIP on digits')
     parser.add_argument('--out', default='demo_output',
                         help='folder for data, weights and results')
     args = parser.parse_args()
     out = osp.join(REPO, args.out)
-    work = osp.join(out, 'work')
+    work = osp.join(out, 'work', args.world)
+    config = CONFIGS[args.world]
     start = time.perf_counter()
-    # --data-root: the config's demo_output/data becomes <out>/data.
-    options = ['--data-root', out, '--cfg-options',
-               f'model.backbone.pretrained={out}/tiny_clip_random.pt']
-
-    if not osp.isdir(osp.join(out, 'data', 'test')):
-        print('==> writing scikit-learn digits as PNGs to '
-              f'{out}/data', flush=True)
-        write_digits(osp.join(out, 'data'))
-    write_random_clip(osp.join(out, 'tiny_clip_random.pt'),
-                      osp.join(REPO, CONFIG))
+    data, weights = prepare(args.world, out)
+    options = ['--cfg-options', f'model.backbone.pretrained={weights}'] + [
+        f'{loader}.dataset.data_root={data}'
+        for loader in ('train_dataloader', 'val_dataloader',
+                       'test_dataloader')
+    ]
 
     # Each demo is a new run: a training refuses a work dir that holds
     # another run's checkpoints.
@@ -96,13 +161,13 @@ def main() -> None:
         print(f'==> removing the previous demo run {work}', flush=True)
         shutil.rmtree(work)
     zero_shot = osp.join(out, 'zero_shot.json')
-    run('zero-shot evaluation', 'tools/test.py', CONFIG, '--work-dir', work,
+    run('zero-shot evaluation', 'tools/test.py', config, '--work-dir', work,
         '--out', zero_shot, *options)
-    run('R-AMT training', 'tools/train.py', CONFIG, '--work-dir', work,
+    run('R-AMT training', 'tools/train.py', config, '--work-dir', work,
         *options)
     masks = osp.join(work, 'masks_final.pth')
     tuned = osp.join(out, 'rmt.json')
-    run('evaluation from the mask file', 'tools/test.py', CONFIG, masks,
+    run('evaluation from the mask file', 'tools/test.py', config, masks,
         '--work-dir', work, '--out', tuned, *options)
     plot = osp.join(out, 'mask_sparsity.png')
     run('per-layer sparsity plot', 'tools/visualize.py', 'masks', masks,
@@ -110,18 +175,26 @@ def main() -> None:
 
     from rmt_mm.utils import load_mask_file
     _, meta = load_mask_file(masks)
-    before = json.load(open(zero_shot))['accuracy/top1']
-    after = json.load(open(tuned))['accuracy/top1']
+    summary = summarize(
+        args.world, data, json.load(open(zero_shot)), json.load(open(tuned)),
+        meta, seconds=time.perf_counter() - start)
+    summary.update(config=config, mask_file=masks,
+                   mask_file_kib=osp.getsize(masks) / 1024)
+    with open(osp.join(out, 'summary.json'), 'w') as file:
+        json.dump(summary, file, indent=1)
     print('\n' + '\n'.join([
-        'R-AMT demo: tiny CLIP with RANDOM weights on scikit-learn digits',
-        f'  held-out test images      {sum(len(files) for _, _, files in os.walk(osp.join(out, "data", "test")))}',  # noqa: E501
-        f'  accuracy before (0-shot)  {before:6.2f} %   (chance 10 %)',
-        f'  accuracy after R-AMT      {after:6.2f} %',
-        f'  sparsity of masked layers {100 * meta["sparsity"]:6.2f} %',
+        f'R-AMT demo ({args.world}): {config}',
+        f'  held-out test images      {summary["num_test_images"]}',
+        f'  chance                    {summary["chance_top1"]:6.2f} %',
+        f'  zero-shot accuracy        {summary["zero_shot_top1"]:6.2f} %',
+        f'  accuracy after R-AMT      {summary["rmt_top1"]:6.2f} %',
+        f'  gain                      {summary["gain"]:+6.2f} points',
+        f'  sparsity of masked layers {summary["sparsity"]:6.2f} %',
         f'  mask file                 {masks} '
-        f'({osp.getsize(masks) / 1024:.1f} KiB)',
+        f'({summary["mask_file_kib"]:.1f} KiB)',
         f'  per-layer sparsity plot   {plot}',
-        f'  total time                {time.perf_counter() - start:.0f} s',
+        f'  summary                   {out}/summary.json',
+        f'  total time                {summary["seconds"]:.0f} s',
     ]))
 
 

@@ -1,4 +1,5 @@
-"""The demo's data: scikit-learn's digits written as an image-folder tree."""
+"""The demo: scikit-learn's digits written as an image-folder tree, and
+the summary of figures it writes."""
 import os
 
 import numpy as np
@@ -29,3 +30,23 @@ def test_digits_tree_holds_every_image_once(tmp_path):
     small = np.asarray(Image.fromarray(image[..., 0]).resize((8, 8)))
     expected = digits.images[index] * 255 / 16
     assert np.corrcoef(small.ravel(), expected.ravel())[0, 1] > 0.9
+
+
+def test_summary_has_the_figures_in_percent(tmp_path):
+    for split, per_class in (('train', 2), ('test', 3)):
+        for name in ('red_circle', 'blue_ring', 'cyan_cross', 'green_star'):
+            folder = tmp_path / split / name
+            folder.mkdir(parents=True)
+            for i in range(per_class):
+                (folder / f'{i}.png').write_bytes(b'')
+    summary = demo.summarize('miniature', str(tmp_path),
+                             {'accuracy/top1': 40.0},
+                             {'accuracy/top1': 65.5}, {'sparsity': 0.0125},
+                             seconds=12.0)
+    assert {'chance_top1', 'zero_shot_top1', 'rmt_top1', 'gain',
+            'sparsity'} <= summary.keys()
+    assert summary['chance_top1'] == 25.0
+    assert summary['num_test_images'] == 12
+    assert (summary['zero_shot_top1'], summary['rmt_top1']) == (40.0, 65.5)
+    assert summary['gain'] == 25.5
+    assert summary['sparsity'] == 1.25

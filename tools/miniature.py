@@ -1,0 +1,178 @@
+"""The miniature CLIP world: pre-train its CLIP, write its tasks, or
+measure the paper's table in miniature.
+
+Examples::
+
+    # the shipped weights (rmt_mm/miniature/mini_clip.pt)
+    python tools/miniature.py pretrain --out rmt_mm/miniature/mini_clip.pt
+    # the downstream tasks in CoOp layout, under data/miniature/<task>/
+    python tools/miniature.py tasks --out data/miniature
+    # zero-shot, R-AMT 1/4/16 shots, AMT 16 shots, base-to-new; 3 seeds
+    python tools/miniature.py table --work-root work_dirs/miniature
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+import time
+from typing import List, Optional, Sequence
+
+import numpy as np
+import torch
+
+TOOLS_DIR = osp.dirname(osp.abspath(__file__))
+CONFIG = osp.join(osp.dirname(TOOLS_DIR), 'configs', 'miniature',
+                  'rmt_mini_{task}_16shot.py')
+# (sub-folder of the work root, tools/sweep.py arguments) of each protocol;
+# lambda follows the paper's rule unless given (1.0 below 16 shots and in
+# base-to-new, 0.3 at 16 shots).
+PROTOCOLS = (
+    ('rmt', ['--shots', '1', '4', '16', '--zero-shot']),
+    ('rmt', ['--shots', '16', '--base-to-new', '--zero-shot']),
+    ('amt', ['--shots', '16', '--lam', '0']),
+    ('amt', ['--shots', '16', '--base-to-new', '--lam', '0']),
+)
+
+
+def pretrain(args: argparse.Namespace) -> None:
+    from rmt_mm.miniature.pretrain import pretrain as run, save_weights
+    start = time.perf_counter()
+    model = run(steps=args.steps, batch_size=args.batch_size, lr=args.lr,
+                seed=args.seed, log=lambda line: print(line, flush=True))
+    if osp.dirname(args.out):
+        os.makedirs(osp.dirname(args.out), exist_ok=True)
+    save_weights(model, args.out)
+    print(f'saved {args.out} ({osp.getsize(args.out) / 2**20:.2f} MiB) '
+          f'after {time.perf_counter() - start:.0f} s')
+
+
+def tasks(args: argparse.Namespace) -> None:
+    from rmt_mm.miniature.tasks import write_task
+    for name in args.tasks:
+        print(f'{name}: {write_task(args.out, name, args.seed)}')
+
+
+def mean_std(values: Sequence[float]) -> str:
+    """``'mean +- std'`` (population std over seeds), or ``'-'``."""
+    if not values:
+        return '-'
+    return f'{np.mean(values):.2f} ± {np.std(values):.2f}'
+
+
+def read_metric(path: str) -> Optional[float]:
+    if not osp.isfile(path):
+        return None
+    with open(path) as file:
+        return json.load(file)['accuracy/top1']
+
+
+def sparsity(folder: str) -> Optional[float]:
+    """Percent of masked entries switched off in a run's final masks."""
+    from rmt_mm.utils import load_mask_file
+    path = osp.join(folder, 'masks_final.pth')
+    return 100 * load_mask_file(path)[1]['sparsity'] if osp.isfile(
+        path) else None
+
+
+def miniature_table(root: str, task: str, seeds: Sequence[int]) -> str:
+    """The markdown tables of a ``table`` run (mean ± std over seeds;
+    the harmonic mean is taken per seed, then averaged)."""
+    from rmt_mm.utils.experiments import metrics_path, run_dir, zero_shot_dir
+
+    def runs(method: str, shots: int, base_to_new: bool = False):
+        return [run_dir(osp.join(root, method), task, shots, seed,
+                        base_to_new) for seed in seeds]
+
+    def collect(folders: List[str], target: Optional[str] = None):
+        values = [read_metric(metrics_path(f, target)) for f in folders]
+        return [v for v in values if v is not None]
+
+    def sparsities(folders: List[str]):
+        return [v for v in map(sparsity, folders) if v is not None]
+
+    lines = [f'Task `{task}`, seeds {list(seeds)}: top-1 (%) on the test '
+             'split, sparsity (%) of the masked weights.', '',
+             '| method | shots | top-1 | sparsity |',
+             '| --- | ---: | ---: | ---: |']
+    zero_shot = collect([zero_shot_dir(osp.join(root, 'rmt'), task)])
+    lines.append(f'| zero-shot CLIP | 0 | {mean_std(zero_shot)} | - |')
+    rows = [('R-AMT', 'rmt', shots) for shots in (1, 4, 16)]
+    rows.append(('AMT (lambda 0)', 'amt', 16))
+    for label, method, shots in rows:
+        folders = runs(method, shots)
+        lines.append(f'| {label} | {shots} | {mean_std(collect(folders))} '
+                     f'| {mean_std(sparsities(folders))} |')
+    lines += ['', 'Base-to-new (16 shots of the base classes):', '',
+              '| method | base | new | HM | sparsity |',
+              '| --- | ---: | ---: | ---: | ---: |']
+    b2n = [('zero-shot CLIP', [zero_shot_dir(osp.join(root, 'rmt'), task,
+                                             True)]),
+           ('AMT (lambda 0)', runs('amt', 16, True)),
+           ('R-AMT (lambda 1)', runs('rmt', 16, True))]
+    for label, folders in b2n:
+        base, new = collect(folders, 'base'), collect(folders, 'new')
+        hm = [2 * b * n / (b + n) for b, n in zip(base, new)]
+        spars = mean_std(sparsities(folders)) if len(folders) > 1 else '-'
+        lines.append(f'| {label} | {mean_std(base)} | {mean_std(new)} | '
+                     f'{mean_std(hm)} | {spars} |')
+    return '\n'.join(lines) + '\n'
+
+
+def table(args: argparse.Namespace) -> None:
+    from mmengine.config import Config
+
+    from rmt_mm.miniature.tasks import write_task
+    config = CONFIG.format(task=args.task)
+    data_root = Config.fromfile(config).data_root
+    write_task(osp.dirname(data_root), args.task)
+    for method, protocol in PROTOCOLS:
+        subprocess.run([
+            sys.executable, osp.join(TOOLS_DIR, 'sweep.py'), '--configs',
+            f'{args.task}={config}', '--seeds', *map(str, args.seeds),
+            '--work-root', osp.join(args.work_root, method), *protocol
+        ], check=True)
+    for method in ('rmt', 'amt'):
+        subprocess.run([sys.executable, osp.join(TOOLS_DIR,
+                                                 'collect_results.py'),
+                        osp.join(args.work_root, method)], check=True)
+    text = miniature_table(args.work_root, args.task, args.seeds)
+    with open(osp.join(args.work_root, 'miniature_table.md'), 'w') as file:
+        file.write(text)
+    print(text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split('Examples::')[1])
+    parser.add_argument('--threads', type=int, default=1,
+                        help='torch threads (1 is fastest on a busy machine)')
+    commands = parser.add_subparsers(dest='command', required=True)
+    train = commands.add_parser('pretrain', help='pre-train the CLIP')
+    train.add_argument('--out', required=True, help='weight file to write')
+    train.add_argument('--steps', type=int, default=800)
+    train.add_argument('--batch-size', type=int, default=128)
+    train.add_argument('--lr', type=float, default=2e-3)
+    train.add_argument('--seed', type=int, default=0)
+    write = commands.add_parser('tasks', help='write the downstream tasks')
+    write.add_argument('--out', default='data/miniature',
+                       help='parent folder of the task folders')
+    write.add_argument('--tasks', nargs='+', default=['compositions',
+                                                      'shapes'])
+    write.add_argument('--seed', type=int, default=0)
+    measure = commands.add_parser(
+        'table', help="the paper's table in miniature (tools/sweep.py and "
+        'tools/collect_results.py), into WORK_ROOT/miniature_table.md')
+    measure.add_argument('--work-root', default='work_dirs/miniature')
+    measure.add_argument('--task', default='compositions')
+    measure.add_argument('--seeds', nargs='+', type=int, default=[1, 2, 3])
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    {'pretrain': pretrain, 'tasks': tasks, 'table': table}[args.command](args)
+
+
+if __name__ == '__main__':
+    main()

@@ -12,6 +12,7 @@ Examples::
 """
 import argparse
 import json
+import math
 import os
 import os.path as osp
 import subprocess
@@ -25,15 +26,19 @@ import torch
 TOOLS_DIR = osp.dirname(osp.abspath(__file__))
 CONFIG = osp.join(osp.dirname(TOOLS_DIR), 'configs', 'miniature',
                   'rmt_mini_{task}_16shot.py')
-# (sub-folder of the work root, tools/sweep.py arguments) of each protocol;
-# lambda follows the paper's rule unless given (1.0 below 16 shots and in
-# base-to-new, 0.3 at 16 shots).
+# (sub-folder of the work root, shots, tools/sweep.py flags) of each
+# protocol; lambda follows the paper's rule unless given (1.0 below 16 shots
+# and in base-to-new, 0.3 at 16 shots).
 PROTOCOLS = (
-    ('rmt', ['--shots', '1', '4', '16', '--zero-shot']),
-    ('rmt', ['--shots', '16', '--base-to-new', '--zero-shot']),
-    ('amt', ['--shots', '16', '--lam', '0']),
-    ('amt', ['--shots', '16', '--base-to-new', '--lam', '0']),
+    ('rmt', 16, ['--zero-shot']),
+    ('rmt', 4, []),
+    ('rmt', 1, []),
+    ('rmt', 16, ['--base-to-new', '--zero-shot']),
+    ('amt', 16, ['--lam', '0']),
+    ('amt', 16, ['--base-to-new', '--lam', '0']),
 )
+# Every run takes about this many optimiser steps, whatever its shots.
+TRAIN_STEPS = 180
 
 
 def pretrain(args: argparse.Namespace) -> None:
@@ -120,18 +125,33 @@ def miniature_table(root: str, task: str, seeds: Sequence[int]) -> str:
     return '\n'.join(lines) + '\n'
 
 
+def epochs_for(num_classes: int, shots: int, batch_size: int) -> int:
+    """Epochs that make about :data:`TRAIN_STEPS` optimiser steps."""
+    steps_per_epoch = math.ceil(num_classes * shots / batch_size)
+    return max(1, round(TRAIN_STEPS / steps_per_epoch))
+
+
 def table(args: argparse.Namespace) -> None:
     from mmengine.config import Config
 
-    from rmt_mm.miniature.tasks import write_task
+    from rmt_mm.miniature.tasks import TASKS, write_task
     config = CONFIG.format(task=args.task)
-    data_root = Config.fromfile(config).data_root
-    write_task(osp.dirname(data_root), args.task)
-    for method, protocol in PROTOCOLS:
+    cfg = Config.fromfile(config)
+    write_task(osp.dirname(cfg.data_root), args.task)
+    for method, shots, flags in PROTOCOLS:
+        num_classes = len(TASKS[args.task].classes)
+        if '--base-to-new' in flags:
+            num_classes //= 2
+        epochs = epochs_for(num_classes, shots,
+                            cfg.train_dataloader.batch_size)
         subprocess.run([
             sys.executable, osp.join(TOOLS_DIR, 'sweep.py'), '--configs',
             f'{args.task}={config}', '--seeds', *map(str, args.seeds),
-            '--work-root', osp.join(args.work_root, method), *protocol
+            '--work-root', osp.join(args.work_root, method), '--shots',
+            str(shots), *flags, '--cfg-options',
+            f'train_cfg.max_epochs={epochs}',
+            f'train_cfg.val_interval={epochs}',
+            f'param_scheduler.0.T_max={epochs}'
         ], check=True)
     for method in ('rmt', 'amt'):
         subprocess.run([sys.executable, osp.join(TOOLS_DIR,

@@ -8,7 +8,7 @@ _base_ = [
 ]
 data_root = 'data/miniature/compositions'
 model = dict(data_preprocessor=dict(num_classes=36))
-optim_wrapper = dict(optimizer=dict(lr=1e-3))
+optim_wrapper = dict(optimizer=dict(lr=1e-4))
 param_scheduler = [
     dict(type='CosineAnnealingLR', by_epoch=True, T_max=10, eta_min=0.)
 ]

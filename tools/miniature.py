@@ -137,7 +137,8 @@ def table(args: argparse.Namespace) -> None:
     from rmt_mm.miniature.tasks import TASKS, write_task
     config = CONFIG.format(task=args.task)
     cfg = Config.fromfile(config)
-    write_task(osp.dirname(cfg.data_root), args.task)
+    write_task(osp.dirname(cfg.test_dataloader.dataset.data_root),
+               args.task)
     for method, shots, flags in PROTOCOLS:
         num_classes = len(TASKS[args.task].classes)
         if '--base-to-new' in flags:
@@ -150,8 +151,7 @@ def table(args: argparse.Namespace) -> None:
             '--work-root', osp.join(args.work_root, method), '--shots',
             str(shots), *flags, '--cfg-options',
             f'train_cfg.max_epochs={epochs}',
-            f'train_cfg.val_interval={epochs}',
-            f'param_scheduler.0.T_max={epochs}'
+            f'train_cfg.val_interval={epochs}'
         ], check=True)
     for method in ('rmt', 'amt'):
         subprocess.run([sys.executable, osp.join(TOOLS_DIR,

@@ -6,20 +6,22 @@ _base_ = [
     '../_base_/default_runtime.py', '../_base_/schedules/rmt_adam_30e.py',
     '../_base_/models/rmt_mini_clip.py'
 ]
-data_root = 'data/miniature/compositions'
 model = dict(data_preprocessor=dict(num_classes=36))
 optim_wrapper = dict(optimizer=dict(lr=1e-4))
-param_scheduler = [
-    dict(type='CosineAnnealingLR', by_epoch=True, T_max=10, eta_min=0.)
-]
 train_cfg = dict(max_epochs=10, val_interval=10)
 default_hooks = dict(logger=dict(interval=10))
 
-# The images are already 32 px: no resizing.
-pipeline = [dict(type='LoadImageFromFile'), dict(type='PackInputs')]
+# The images are 32 px already; other sizes are brought to it.
+pipeline = [
+    dict(type='RMTLoadImage'),
+    dict(type='ResizeEdge', scale=32, edge='short', backend='pillow',
+         interpolation='bicubic'),
+    dict(type='CenterCrop', crop_size=32),
+    dict(type='PackInputs')
+]
 dataset = dict(
     type='FewShotImageFolder',
-    data_root=data_root,
+    data_root='data/miniature/compositions',
     classnames='classnames.json',
     num_shots=16,
     seed=1,
@@ -28,7 +30,7 @@ dataset = dict(
 loader = dict(num_workers=0, collate_fn=dict(type='default_collate'))
 train_dataloader = dict(
     batch_size=32,
-    sampler=dict(type='DefaultSampler', shuffle=True),
+    sampler=dict(type='RMTGlobalBatchSampler', shuffle=True),
     dataset=dict(dataset, split='train'),
     **loader)
 val_dataloader = dict(

@@ -73,12 +73,16 @@ class GradDropoutOptimWrapper(OptimWrapper):
     """An optim wrapper that trains mask scores with gradient dropout.
 
     It computes, w.r.t. the trainable parameters, the gradient ``g`` of the
-    task loss it is given and the gradient ``r`` of the regularisation loss
-    the model left in ``pending_reg_loss`` (see ``RMTClassifier``), both
-    from the same forward graph. Both are accumulated over
+    task loss it is given and, w.r.t. the model's
+    ``gradient_dropout_parameters()`` (the mask scores), the gradient ``r``
+    of the regularisation loss that the model hands over by
+    ``pop_regularization_loss()`` (see ``RMTClassifier``), both from the
+    same forward graph. Both are accumulated over
     ``accumulative_counts`` micro-batches and averaged over all processes,
     so they are global-batch gradients; then :func:`gradient_dropout` gives
-    the gradient that the optimiser steps with (clipping applies after it).
+    the gradient of the mask scores that the optimiser steps with (clipping
+    applies after it). Other trainable parameters (a CoOp context, the keys
+    of Tip-Adapter-F) step with their plain task gradient.
     The random draws come from a generator seeded by ``seed`` and the update
     count, so every process draws the same numbers and a resumed run draws
     what the uninterrupted run would have drawn.
@@ -145,14 +149,25 @@ class GradDropoutOptimWrapper(OptimWrapper):
                 'GradDropoutOptimWrapper.update_params must run inside '
                 'optim_wrapper.optim_context(model), as mmengine\'s '
                 'train_step does.')
-        reg = getattr(self._model, 'pending_reg_loss', None)
-        self._model.pending_reg_loss = None
+        if not hasattr(self._model, 'pop_regularization_loss'):
+            raise TypeError(
+                f'GradDropoutOptimWrapper needs a model with '
+                f'pop_regularization_loss() and gradient_dropout_parameters() '
+                f'(RMTClassifier); got {type(self._model).__name__}. Use '
+                'OptimWrapper for other models.')
+        reg = self._model.pop_regularization_loss()
         if reg is None and self.lam > 0:
             raise RuntimeError(
                 f'Gradient dropout with lam={self.lam} needs the '
-                'regularisation loss: use RMTClassifier with distill=True, '
-                'or set optim_wrapper.lam=0 for plain AMT.')
+                'regularisation loss: give RMTClassifier a regularizer '
+                "(type='RMTZeroShotDistillation'), or set optim_wrapper.lam=0 "
+                'for plain AMT.')
         return reg
+
+    def _dropout_mask(self, params: List[Tensor]) -> List[bool]:
+        """Which of ``params`` gradient dropout applies to."""
+        dropped = {id(p) for p in self._model.gradient_dropout_parameters()}
+        return [id(p) in dropped for p in params]
 
     @staticmethod
     def _global_mean(grads: List[Tensor]) -> List[Tensor]:
@@ -175,7 +190,7 @@ class GradDropoutOptimWrapper(OptimWrapper):
         self._acc_task = g_task if self._acc_task is None else [
             a + g for a, g in zip(self._acc_task, g_task)]
         if self.lam > 0:
-            g_reg = self._grads(reg, params, retain_graph=False)
+            g_reg = self._grads(reg, self._dropped(params), retain_graph=False)
             self._acc_reg = g_reg if self._acc_reg is None else [
                 a + g for a, g in zip(self._acc_reg, g_reg)]
         self._inner_count += 1
@@ -184,11 +199,14 @@ class GradDropoutOptimWrapper(OptimWrapper):
             self.step(**(step_kwargs or {}))
             self.zero_grad(**(zero_kwargs or {}))
 
+    def _dropped(self, params: List[Tensor]) -> List[Tensor]:
+        return [p for p, d in zip(params, self._dropout_mask(params)) if d]
+
     def _apply_dropout(self, params: List[Tensor]) -> None:
         # One all-reduce for both gradients: global-batch g and r.
         grads = self._global_mean(self._acc_task + (self._acc_reg or []))
         g_task, g_reg = grads[:len(params)], grads[len(params):]
-        final = g_task
+        final = list(g_task)
         if self.lam > 0:
             generator = torch.Generator(device=params[0].device)
             generator.manual_seed(
@@ -196,14 +214,16 @@ class GradDropoutOptimWrapper(OptimWrapper):
             # The rule sees true gradients (its 1e-8 is not scale-free);
             # loss scales are powers of two, so rescaling is exact.
             scale = self._loss_scale()
-            final = [gradient_dropout(g / scale, r / scale, self.lam,
-                                      generator) * scale
-                     for g, r in zip(g_task, g_reg)]
-            dropped = sum(int((f.abs() < g.abs()).sum())
-                          for g, f in zip(g_task, final))
+            indices = [i for i, d in enumerate(self._dropout_mask(params))
+                       if d]
+            for i, r in zip(indices, g_reg):
+                final[i] = gradient_dropout(g_task[i] / scale, r / scale,
+                                            self.lam, generator) * scale
+            dropped = sum(int((final[i].abs() < g_task[i].abs()).sum())
+                          for i in indices)
             self.message_hub.update_scalar(
                 'train/grad_dropped',
-                dropped / sum(g.numel() for g in g_task))
+                dropped / max(1, sum(g_task[i].numel() for i in indices)))
         for p, f in zip(params, final):
             p.grad = f
         self._acc_task = self._acc_reg = None

@@ -1,5 +1,7 @@
-"""The mmpretrain-style R-AMT classifier: masked CLIP image features against
-cached class text features."""
+"""The mmpretrain-style classifier, composed of registered parts: a
+(masked) CLIP image encoder, a class head, an optional cache adapter and an
+optional regulariser. R-AMT, CoOp, Tip-Adapter(-F) and their combinations
+differ only in that list (configs/rmt/README.md)."""
 from typing import Dict, List, Optional, Sequence
 
 import torch
@@ -7,58 +9,58 @@ import torch.nn.functional as F
 from mmengine.model import BaseModel
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
-from torch import Tensor
+from torch import Tensor, nn
 
 from .masked_clip import MaskedCLIP
-from .text_head import class_text_features
 
 
-def distillation_loss(student: Tensor, teacher: Tensor,
-                      temperature: float = 1.0) -> Tensor:
-    """``T^2 * mean_b sum_c -softmax(t/T)_c * log softmax(s/T)_c``.
-
-    The gradient equals that of ``KL(teacher || student)``; the teacher
-    logits are treated as constants.
-    """
-    target = F.softmax(teacher.detach() / temperature, dim=-1)
-    log_pred = F.log_softmax(student / temperature, dim=-1)
-    return -(target * log_pred).sum(-1).mean() * temperature**2
+#: R-AMT's regulariser, the default.
+DISTILLATION = dict(type='RMTZeroShotDistillation', temperature=1.0)
 
 
 @MODELS.register_module()
 class RMTClassifier(BaseModel):
-    """Few-shot CLIP classifier trained by Regularized Mask Tuning.
+    """Few-shot CLIP classifier: image features against class features.
 
-    The head is not learned: it is the L2-normalised text features of the
-    class names under the dataset's templates, computed once by the frozen
-    text encoder (see :meth:`set_classes`). Logits are
-    ``exp(logit_scale) * cos(image feature, class feature)``.
+    Logits are ``exp(logit_scale) * cos(image feature, class feature)``,
+    refined by the adapter when there is one. The parts:
 
-    In ``loss`` mode it returns the task loss terms (``loss_ce`` and
-    ``loss_sparsity``, which mmengine sums) and logs the distillation term
-    ``reg_distill``; the differentiable distillation term is left in
-    :attr:`pending_reg_loss` for :class:`GradDropoutOptimWrapper`, which uses
-    it only to decide which task-gradient entries to drop.
+    - ``backbone``: a :class:`MaskedCLIP` (with masks for R-AMT, without
+      (``mask_targets=None``) for CoOp and Tip-Adapter).
+    - ``head``: ``RMTPromptHead`` (hand-written templates) or
+      ``RMTCoOpHead`` (learnable context).
+    - ``adapter``: ``None`` or ``RMTTipAdapter``.
+    - ``regularizer``: ``RMTZeroShotDistillation`` or ``None``; its
+      teacher is this classifier with every mask kept.
+
+    In ``loss`` mode it returns the task loss terms (``loss_ce`` and, with
+    masks, ``loss_sparsity``, which mmengine sums) and logs the regulariser
+    and the sparsity. The differentiable regularisation loss is handed to
+    the optim wrapper by :meth:`pop_regularization_loss`; gradient dropout
+    applies to :meth:`gradient_dropout_parameters` only.
 
     Args:
         backbone: Config of the :class:`MaskedCLIP`.
+        head: Config of the class head.
+        adapter: Config of the cache adapter, or ``None``.
+        regularizer: Config of the regulariser (R-AMT's zero-shot
+            distillation by default), or ``None`` (methods without masks).
         classnames: Fixed class names; ``None`` takes them from the dataset
             (through ``RMTClassPromptHook``).
         templates: Prompt templates for fixed class names.
         sparsity_weight: ``beta`` of the score-norm penalty (``1e-4``).
-        distill: Compute the zero-shot teacher and the distillation term.
-        temperature: Distillation temperature ``T`` (``1``).
         data_preprocessor: Defaults to ``ClsDataPreprocessor``.
         init_cfg: Unused; kept for the mmengine interface.
     """
 
     def __init__(self,
                  backbone: dict,
+                 head: Optional[dict] = None,
+                 adapter: Optional[dict] = None,
+                 regularizer: Optional[dict] = DISTILLATION,
                  classnames: Optional[Sequence[str]] = None,
                  templates: Sequence[str] = ('a photo of a {}.', ),
                  sparsity_weight: float = 1e-4,
-                 distill: bool = True,
-                 temperature: float = 1.0,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         data_preprocessor = dict(data_preprocessor or {})
@@ -66,37 +68,86 @@ class RMTClassifier(BaseModel):
         super().__init__(
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.backbone: MaskedCLIP = MODELS.build(backbone)
+        self.head: nn.Module = MODELS.build(head or dict(type='RMTPromptHead'))
+        self.head.setup(self.backbone)
+        self.adapter: Optional[nn.Module] = (MODELS.build(adapter)
+                                             if adapter else None)
+        self.regularizer: Optional[nn.Module] = (MODELS.build(regularizer)
+                                                 if regularizer else None)
         self.sparsity_weight = sparsity_weight
-        self.distill = distill
-        self.temperature = temperature
         self.fixed_classes = classnames is not None
-        self.classnames: tuple = ()
-        self.templates: tuple = ()
-        self.register_buffer('text_features', torch.empty(0), persistent=False)
-        self.pending_reg_loss: Optional[Tensor] = None
+        self._reg_loss: Optional[Tensor] = None
         if classnames is not None:
             self.set_classes(classnames, templates)
 
+    # ------------------------------------------------------------ classes
+    @property
+    def classnames(self) -> tuple:
+        """The class names the head currently scores."""
+        return self.head.classnames
+
     def set_classes(self, classnames: Sequence[str],
                     templates: Sequence[str]) -> None:
-        """Builds (or reuses) the class text features for a class set."""
-        classnames, templates = tuple(classnames), tuple(templates)
-        if (classnames, templates) == (self.classnames, self.templates):
-            return
-        self.text_features = class_text_features(self.backbone, classnames,
-                                                 templates)
-        self.classnames, self.templates = classnames, templates
+        """Gives the head a class set (features are cached per set)."""
+        self.head.set_classes(self.backbone, classnames, templates)
 
-    def logits(self, images: Tensor, masked: bool = True) -> Tensor:
-        """``exp(logit_scale) * cosine`` against the class text features."""
+    def set_dataset_classes(self, classnames: Sequence[str],
+                            templates: Sequence[str]) -> None:
+        """The classes of the dataset being run; a model with fixed class
+        names keeps them.
+
+        Raises:
+            ValueError: If the head is trained on the dataset's labels
+                (CoOp) and the fixed names differ from the dataset's.
+        """
+        if not self.fixed_classes:
+            self.set_classes(classnames, templates)
+        elif (self.head.fixed_names_must_match
+              and tuple(classnames) != tuple(self.classnames)):
+            raise ValueError(
+                f'{type(self.head).__name__} was given fixed classnames '
+                f'{list(self.classnames)[:5]}... that differ from the '
+                f"dataset's {list(classnames)[:5]}...; its context is "
+                "trained on the dataset's labels. Remove `classnames` from "
+                'the model config (the dataset gives them) or give exactly '
+                "the dataset's names in its order.")
+
+    @property
+    def text_features(self) -> Tensor:
+        """The unit class features (no gradient)."""
+        with torch.no_grad():
+            return self._class_features()
+
+    def _class_features(self) -> Tensor:
         if not len(self.classnames):
             raise RuntimeError(
                 'RMTClassifier has no classes yet: give `classnames` in the '
                 'model config or add RMTClassPromptHook to custom_hooks so '
                 'that the dataset\'s classes and templates are used.')
+        return self.head(self.backbone)
+
+    # ------------------------------------------------------------- logits
+    def logits(self,
+               images: Tensor,
+               masked: bool = True,
+               class_features: Optional[Tensor] = None) -> Tensor:
+        """``exp(logit_scale) * cosine`` against the class features, plus
+        the adapter's cache logits when there is one.
+
+        Args:
+            images: Preprocessed images.
+            masked: ``False`` runs the image encoder with every mask kept.
+            class_features: Reuse these class features (one head pass per
+                training step); ``None`` asks the head.
+        """
+        if class_features is None:
+            class_features = self._class_features()
         features = self.backbone.encode_image(
             images, masked=masked, normalize=True)
-        return self.backbone.logit_scale * features @ self.text_features.t()
+        logits = self.backbone.logit_scale * features @ class_features.t()
+        if self.adapter is not None:
+            logits = self.adapter(features, logits)
+        return logits
 
     def forward(self,
                 inputs: Tensor,
@@ -111,26 +162,46 @@ class RMTClassifier(BaseModel):
             return self.predict(inputs, data_samples)
         raise RuntimeError(f'Invalid mode "{mode}".')
 
+    # --------------------------------------------------------------- loss
     def loss(self, inputs: Tensor,
              data_samples: List[DataSample]) -> Dict[str, Tensor]:
-        """Task loss terms, plus the distillation and sparsity for logs."""
+        """Task loss terms, plus the regulariser and sparsity for logs."""
         labels = torch.cat([s.gt_label for s in data_samples]).to(inputs.device)
-        student = self.logits(inputs)
-        losses = dict(
-            loss_ce=F.cross_entropy(student, labels),
-            loss_sparsity=self.sparsity_weight *
-            self.backbone.masks.sparsity_loss())
-        self.pending_reg_loss = None
-        if self.distill:
+        class_features = self._class_features()
+        student = self.logits(inputs, class_features=class_features)
+        losses = dict(loss_ce=F.cross_entropy(student, labels))
+        masks = self.backbone.masks
+        if self.backbone.has_masks:
+            losses['loss_sparsity'] = (self.sparsity_weight *
+                                       masks.sparsity_loss())
+        self._reg_loss = None
+        if self.regularizer is not None:
             with torch.no_grad():
-                teacher = self.logits(inputs, masked=False)
-            self.pending_reg_loss = distillation_loss(student, teacher,
-                                                      self.temperature)
-            losses['reg_distill'] = self.pending_reg_loss.detach()
-        losses['sparsity'] = student.new_tensor(
-            self.backbone.sparsity()['overall'])
+                teacher = self.logits(
+                    inputs, masked=False,
+                    class_features=class_features.detach())
+            self._reg_loss = self.regularizer(student, teacher)
+            losses[self.regularizer.log_key] = self._reg_loss.detach()
+        if self.backbone.has_masks:
+            losses['sparsity'] = student.new_tensor(
+                self.backbone.sparsity()['overall'])
         return losses
 
+    def pop_regularization_loss(self) -> Optional[Tensor]:
+        """The differentiable regularisation loss of the last ``loss`` call,
+        handed over once (the next call returns ``None``); ``None`` without
+        a regulariser. ``GradDropoutOptimWrapper`` calls this after the
+        forward pass of every training step."""
+        reg, self._reg_loss = self._reg_loss, None
+        return reg
+
+    def gradient_dropout_parameters(self) -> List[nn.Parameter]:
+        """The parameters gradient dropout applies to: the mask scores.
+        Every other trainable parameter (CoOp context, Tip-Adapter-F keys)
+        gets its plain task gradient."""
+        return [s for _, s in self.backbone.masks.items()]
+
+    # ------------------------------------------------------------ predict
     def predict(self,
                 inputs: Tensor,
                 data_samples: Optional[List[DataSample]] = None

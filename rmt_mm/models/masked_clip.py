@@ -34,6 +34,8 @@ RESNET_MASK_TARGETS = (
     'visual.attnpool.[qkvc]_proj.weight',
 )
 PAPER = 'paper'
+#: ``'paper'``, glob patterns, or ``None`` for a CLIP without masks.
+MaskTargets = Optional[Union[str, Sequence[str]]]
 
 
 def _pad_names(names: Sequence[str], limit: int = 12) -> str:
@@ -55,9 +57,10 @@ class MaskedCLIP(BaseModule):
         arch: An open_clip model name or a dict of open_clip model config.
         pretrained: ``None`` (random init), an open_clip pretrained tag
             (e.g. ``'openai'``) or a local OpenAI JIT archive / state dict.
-        mask_targets: ``'paper'`` (the paper's set for this tower type) or a
+        mask_targets: ``'paper'`` (the paper's set for this tower type), a
             list of glob patterns over parameter names such as
-            ``'visual.transformer.resblocks.*.attn.in_proj_weight'``.
+            ``'visual.transformer.resblocks.*.attn.in_proj_weight'``, or
+            ``None`` for plain CLIP without masks (CoOp, Tip-Adapter).
         score_init: Initial mask score (``1e-2``).
         threshold: Binarisation threshold ``alpha`` (``5e-3``).
         quick_gelu: Force QuickGELU; ``None`` picks it for OpenAI weights.
@@ -88,7 +91,7 @@ class MaskedCLIP(BaseModule):
     def __init__(self,
                  arch: ArchSpec,
                  pretrained: Optional[str] = None,
-                 mask_targets: Union[str, Sequence[str]] = PAPER,
+                 mask_targets: MaskTargets = PAPER,
                  score_init: float = 1e-2,
                  threshold: float = 5e-3,
                  quick_gelu: Optional[bool] = None,
@@ -112,6 +115,12 @@ class MaskedCLIP(BaseModule):
         #: (``None``: the config's ``mask_targets``); mask files record it.
         self.selection: Optional[dict] = None
         self.set_mask_targets(mask_targets)
+        if mask_file is not None and mask_targets is None:
+            raise ValueError(
+                f'Mask file {mask_file!r} given to a model without masks '
+                '(mask_targets=None). Evaluate a mask file with the config '
+                'of the method that trained it (one with masks), and this '
+                "method's runs with their checkpoint (epoch_N.pth).")
         if mask_file is not None:
             configured = None if mask_targets == PAPER else self.mask_names
             self.load_masks(mask_file, allow_other_weights)
@@ -134,13 +143,15 @@ class MaskedCLIP(BaseModule):
         return [n for n, p in self.clip.named_parameters()
                 if n.startswith('visual.') and p.ndim >= 2]
 
-    def resolve_targets(self, mask_targets: Union[str, Sequence[str]]
-                        ) -> list:
-        """Expands ``'paper'`` or glob patterns to concrete weight names.
+    def resolve_targets(self, mask_targets: MaskTargets) -> list:
+        """Expands ``'paper'`` or glob patterns to concrete weight names
+        (none for ``None``).
 
         Raises:
             ValueError: If a pattern matches no candidate weight.
         """
+        if mask_targets is None:
+            return []
         candidates = self.candidate_names()
         if isinstance(mask_targets, str):
             if mask_targets != PAPER:
@@ -160,15 +171,19 @@ class MaskedCLIP(BaseModule):
         # Keep the model's parameter order whatever the pattern order.
         return [n for n in candidates if n in selected]
 
-    def set_mask_targets(self, mask_targets: Union[str, Sequence[str]]
-                         ) -> None:
+    def set_mask_targets(self, mask_targets: MaskTargets) -> None:
         """(Re)creates fresh mask scores for the given targets."""
         names = self.resolve_targets(mask_targets)
         params = dict(self.clip.named_parameters())
-        device = params[names[0]].device
+        device = self.clip.logit_scale.device
         self.masks = MaskScores({n: params[n].shape for n in names},
                                 init=self.score_init,
                                 threshold=self.threshold).to(device)
+
+    @property
+    def has_masks(self) -> bool:
+        """Whether any weight carries a mask."""
+        return len(self.masks) > 0
 
     @property
     def mask_names(self) -> list:
@@ -224,7 +239,7 @@ class MaskedCLIP(BaseModule):
                 zero-shot CLIP (teacher) through the same modules.
             normalize: L2-normalise the features.
         """
-        if masked:
+        if masked and self.has_masks:
             weights = self.effective_weights()
             with (self._rebuilt_in_backward(weights)
                   if self._trains_masks() else nullcontext()):

@@ -64,8 +64,7 @@ def expected_update(model, images, samples, seed, update):
     params = [s for _, s in model.backbone.masks.items()]
     g = torch.autograd.grad(losses['loss_ce'] + losses['loss_sparsity'],
                             params, retain_graph=True)
-    r = torch.autograd.grad(model.pending_reg_loss, params)
-    model.pending_reg_loss = None
+    r = torch.autograd.grad(model.pop_regularization_loss(), params)
     generator = torch.Generator().manual_seed(seed * 1_000_003 + update)
     final = [reference_dropout(gi, ri, torch.rand(gi.shape,
                                                   generator=generator))
@@ -135,7 +134,7 @@ def test_clipping_applies_to_the_dropped_gradient():
 def test_missing_regulariser_is_a_clear_error():
     model = RMTClassifier(
         backbone=dict(type='MaskedCLIP', arch=TINY_VIT),
-        classnames=('a', 'b', 'c'), distill=False).train()
+        classnames=('a', 'b', 'c'), regularizer=None).train()
     wrapper = wrapper_for(model, lam=0.5)
     with pytest.raises(RuntimeError, match='optim_wrapper.lam=0'):
         step(model, wrapper, *batch(2))

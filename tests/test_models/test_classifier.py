@@ -61,7 +61,9 @@ def test_loss_terms(classifier):
     assert losses['loss_sparsity'].item() == pytest.approx(1e-4 * norms,
                                                            rel=1e-5)
     assert losses['sparsity'].item() == 0.0
-    assert classifier.pending_reg_loss.requires_grad
+    reg = classifier.pop_regularization_loss()
+    assert reg.requires_grad and reg.item() == losses['reg_distill'].item()
+    assert classifier.pop_regularization_loss() is None  # handed over once
     # mmengine sums only the task terms; the regulariser goes elsewhere.
     total, log_vars = classifier.parse_losses(losses)
     assert total.item() == pytest.approx(

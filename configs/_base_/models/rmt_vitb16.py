@@ -9,7 +9,7 @@ model = dict(
         mask_targets='paper',
         score_init=1e-2,
         threshold=5e-3),
+    head=dict(type='RMTPromptHead'),
+    regularizer=dict(type='RMTZeroShotDistillation', temperature=1.0),
     sparsity_weight=1e-4,
-    distill=True,
-    temperature=1.0,
 )

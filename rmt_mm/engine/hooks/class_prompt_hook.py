@@ -12,19 +12,20 @@ def set_classes_from_dataset(model, dataset) -> None:
     Class names come from ``dataset.metainfo['classes']``; templates from
     ``metainfo['templates']`` (the few-shot datasets carry CoOp's) or
     ``'a photo of a {}.'``. A model built with fixed ``classnames`` keeps
-    them.
+    them (see ``RMTClassifier.set_dataset_classes``).
     """
     model = model.module if is_model_wrapper(model) else model
-    if getattr(model, 'fixed_classes', False):
+    metainfo = getattr(dataset, 'metainfo', None) or {}
+    classes = metainfo.get('classes')
+    if not classes and model.fixed_classes:
         return
-    classes = dataset.metainfo.get('classes')
     if not classes:
         raise ValueError(
-            f'{type(dataset).__name__} has no metainfo["classes"]; the text '
+            f'{type(dataset).__name__} has no metainfo["classes"]; the class '
             'head needs class names. Use a FewShot* dataset or give '
             '`classnames` in the model config.')
-    model.set_classes(classes,
-                      dataset.metainfo.get('templates', DEFAULT_TEMPLATES))
+    model.set_dataset_classes(
+        classes, metainfo.get('templates', DEFAULT_TEMPLATES))
 
 
 @HOOKS.register_module()

@@ -17,7 +17,8 @@ class RMTMaskFileHook(Hook):
     """Saves ``masks_epoch_{N}.pth`` every ``interval`` epochs and
     ``masks_final.pth`` after training, next to the resume checkpoints.
 
-    These files are all that evaluation needs (``tools/test.py CONFIG
+    Methods without masks write none. These files are all that evaluation
+    of a method whose other parts do not train (R-AMT) needs (``tools/test.py CONFIG
     MASK_FILE``): one bit per masked entry plus the architecture, the
     pretrained source, the selection and the threshold.
 
@@ -31,10 +32,10 @@ class RMTMaskFileHook(Hook):
         self.interval = interval
 
     def _save(self, runner, filename: str) -> None:
-        if not is_main_process():
-            return
         model = runner.model.module if is_model_wrapper(
             runner.model) else runner.model
+        if not is_main_process() or not model.backbone.has_masks:
+            return
         path = osp.join(runner.work_dir, filename)
         size = model.backbone.save_masks(path, epoch=runner.epoch)
         print_log(

@@ -118,6 +118,8 @@ class ParameterSelector(Hook):
         model = runner.model.module if is_model_wrapper(
             runner.model) else runner.model
         backbone = model.backbone
+        if not backbone.has_masks:
+            return  # a method without masks (CoOp, Tip-Adapter)
         path = osp.join(runner.work_dir, SELECTION_FILE)
         if getattr(runner, '_resume', False) and osp.isfile(path):
             with open(path) as f:
@@ -138,7 +140,7 @@ class ParameterSelector(Hook):
             backbone.selection = json.loads(json.dumps(
                 {k: v for k, v in record.items()
                  if k not in ('groups', 'selected_names')}))
-        _point_optimizer_at(runner.optim_wrapper, backbone)
+        _point_optimizer_at(runner.optim_wrapper, model)
         self._report(record, backbone, path)
 
     @torch.no_grad()
@@ -222,11 +224,16 @@ class ParameterSelector(Hook):
                 json.dump(record, f, indent=2)
 
 
-def _point_optimizer_at(optim_wrapper, backbone) -> None:
-    """Makes the optimizer hold exactly the backbone's mask scores."""
+def _point_optimizer_at(optim_wrapper, model) -> None:
+    """Makes the optimizer hold the model's (new) mask scores, in its first
+    parameter group, and, in their groups, its other trainable parameters
+    (a CoOp context, Tip-Adapter-F keys); frozen weights are dropped."""
     optimizer = optim_wrapper.optimizer
-    scores = [s for _, s in backbone.masks.items()]
-    optimizer.param_groups[0]['params'] = scores
-    for group in optimizer.param_groups[1:]:
-        group['params'] = []
+    scores = [s for _, s in model.backbone.masks.items()]
+    score_ids = {id(s) for s in scores}
+    others = {id(p) for p in model.parameters()
+              if p.requires_grad and id(p) not in score_ids}
+    for group in optimizer.param_groups:
+        group['params'] = [p for p in group['params'] if id(p) in others]
+    optimizer.param_groups[0]['params'][:0] = scores
     optimizer.state.clear()

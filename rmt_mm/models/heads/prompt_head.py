@@ -1,10 +1,12 @@
-"""Class names x prompt templates -> normalised CLIP text features."""
+"""Class head from hand-written prompts: class names x templates ->
+normalised CLIP text features, computed once by the frozen text encoder."""
 from typing import Sequence
 
 import torch
-from torch import Tensor
+from mmpretrain.registry import MODELS
+from torch import Tensor, nn
 
-from .masked_clip import MaskedCLIP
+from ..masked_clip import MaskedCLIP
 
 
 def prompt_name(classname: str) -> str:
@@ -49,3 +51,38 @@ def class_text_features(clip: MaskedCLIP,
     ])
     features = features.view(len(classnames), len(templates), -1).mean(1)
     return torch.nn.functional.normalize(features, dim=-1)
+
+
+@MODELS.register_module()
+class RMTPromptHead(nn.Module):
+    """Class features from hand-written prompt templates (zero-shot CLIP's
+    head, and R-AMT's). Nothing in it trains.
+
+    The features are cached per ``(class names, templates)``; the dataset's
+    templates (CoOp's, method.md section 7) come through
+    :meth:`set_classes`.
+    """
+
+    fixed_names_must_match = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.classnames: tuple = ()
+        self.templates: tuple = ()
+        self.register_buffer('features', torch.empty(0), persistent=False)
+
+    def setup(self, clip: MaskedCLIP) -> None:
+        """Nothing to create: the features come with the classes."""
+
+    def set_classes(self, clip: MaskedCLIP, classnames: Sequence[str],
+                    templates: Sequence[str]) -> None:
+        """Builds (or reuses) the class features for a class set."""
+        classnames, templates = tuple(classnames), tuple(templates)
+        if (classnames, templates) == (self.classnames, self.templates):
+            return
+        self.features = class_text_features(clip, classnames, templates)
+        self.classnames, self.templates = classnames, templates
+
+    def forward(self, clip: MaskedCLIP) -> Tensor:
+        """``(num_classes, embed_dim)`` unit class features."""
+        return self.features

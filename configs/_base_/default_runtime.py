@@ -24,6 +24,8 @@ custom_hooks = [
     dict(type='RMTLearningBudgetHook'),
     # Copies the few-shot subset to work_dir/fewshot_split.json.
     dict(type='RMTFewShotRecordHook'),
+    # Fills a cache adapter (Tip-Adapter); a no-op for other models.
+    dict(type='RMTCacheAdapterHook'),
 ]
 
 env_cfg = dict(

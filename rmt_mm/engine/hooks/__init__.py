@@ -1,3 +1,4 @@
+from .cache_adapter_hook import RMTCacheAdapterHook, image_features
 from .checkpoint_hook import RMTCheckpointHook
 from .class_prompt_hook import RMTClassPromptHook, set_classes_from_dataset
 from .epoch_seed_hook import RMTEpochSeedHook
@@ -10,8 +11,9 @@ from .parameter_selector import (SELECTION_FILE, ParameterSelector,
 
 __all__ = [
     'FEWSHOT_RECORD', 'FINAL_MASK_FILE', 'ParameterSelector', 'RECIPE_FILE',
-    'RMTCheckpointHook', 'RMTClassPromptHook', 'RMTEpochSeedHook',
-    'RMTFewShotRecordHook', 'RMTLearningBudgetHook', 'scheduled_lr_sum',
-    'RMTMaskFileHook', 'SELECTION_FILE', 'candidate_groups', 'select_top',
+    'RMTCacheAdapterHook', 'RMTCheckpointHook', 'RMTClassPromptHook',
+    'RMTEpochSeedHook', 'RMTFewShotRecordHook', 'RMTLearningBudgetHook',
+    'RMTMaskFileHook', 'SELECTION_FILE', 'candidate_groups',
+    'image_features', 'scheduled_lr_sum', 'select_top',
     'set_classes_from_dataset'
 ]

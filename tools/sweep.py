@@ -52,8 +52,10 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from mmengine.config import Config
 
 from rmt_mm.engine.hooks.mask_file_hook import FINAL_MASK_FILE
-from rmt_mm.utils.experiments import (IMAGENET_VARIANTS, SEEDS, SHOTS,
-                                      metrics_path, run_dir, zero_shot_dir)
+from rmt_mm.utils.experiments import (IMAGENET_VARIANTS, METHODS,
+                                      PAPER_DATASETS, SEEDS, SHOTS, Method,
+                                      method_root, metrics_path, run_dir,
+                                      zero_shot_dir)
 from rmt_mm.utils.work_dir import list_checkpoints
 
 TOOLS_DIR = osp.dirname(osp.abspath(__file__))
@@ -70,7 +72,8 @@ class StaleRunError(ValueError):
 
 @dataclass
 class Experiment:
-    """One dataset of the sweep and the parts of its config the plan needs.
+    """One dataset x method of the sweep and the parts of its config the
+    plan needs.
 
     Attributes:
         name: Folder name below the sweep root; ``imagenet`` enables
@@ -78,11 +81,27 @@ class Experiment:
         config: The config file.
         has_val: Whether the config has a ``val_dataloader``.
         test_dataset: The config's ``test_dataloader.dataset``.
+        method: Key of :data:`METHODS`.
+        max_epochs: The config's ``train_cfg.max_epochs``.
     """
     name: str
     config: str
     has_val: bool
     test_dataset: dict
+    method: str = 'rmt'
+    max_epochs: int = 0
+
+    @property
+    def spec(self) -> Method:
+        return METHODS[self.method]
+
+    def epochs(self, shots: int) -> int:
+        """Training epochs of a run with ``shots`` (CoOp's per-shot rule on
+        the paper's datasets except ImageNet)."""
+        rule = self.spec.epochs_per_shots
+        if rule and self.name in PAPER_DATASETS and self.name != 'imagenet':
+            return rule.get(shots, self.max_epochs)
+        return self.max_epochs
 
 
 @dataclass
@@ -122,9 +141,17 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         default=[],
         help='dataset names, filled into --config-template')
     parser.add_argument(
+        '--methods',
+        nargs='+',
+        default=['rmt'],
+        metavar='METHOD',
+        help=f'methods to run side by side: {", ".join(METHODS)}, or all '
+        '(zero_shot is the same as --zero-shot)')
+    parser.add_argument(
         '--config-template',
-        default='configs/rmt/rmt_vitb16_{dataset}_16shot.py',
-        help='config path with a {dataset} field')
+        help='config path with a {dataset} (and, for several methods, a '
+        '{method}) field; default: each method\'s configs (configs/rmt/'
+        'rmt_vitb16_{dataset}_16shot.py for R-AMT)')
     parser.add_argument(
         '--configs',
         nargs='+',
@@ -190,10 +217,31 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         help='stop at the first failed command (default: go on with the '
         'next run and exit 1 at the end)')
     args = parser.parse_args(argv)
+    if args.methods == ['all']:
+        args.methods = list(METHODS)
+    unknown = [m for m in args.methods if m not in METHODS]
+    if unknown:
+        parser.error(f'unknown method(s) {unknown}: choose from '
+                     f'{", ".join(METHODS)} or all')
+    if 'zero_shot' in args.methods:
+        args.zero_shot = True
+    args.methods = [m for m in args.methods if m != 'zero_shot']
+    if not args.methods and not args.zero_shot:
+        parser.error('--methods zero_shot alone: use --methods rmt --zero-shot '
+                     'or add another method')
     if not args.datasets and not args.configs:
         parser.error('give --datasets and/or --configs')
-    if '{dataset}' not in args.config_template and args.datasets:
-        parser.error('--config-template needs a {dataset} field')
+    template = args.config_template
+    if template is not None and args.datasets:
+        if '{dataset}' not in template:
+            parser.error('--config-template needs a {dataset} field')
+        if len(args.methods) > 1 and '{method}' not in template:
+            parser.error('--config-template needs a {method} field when '
+                         'several --methods run')
+    if args.configs and len(args.methods) > 1:
+        parser.error('--configs names one config per dataset: run one '
+                     'method with it (or use --config-template with '
+                     '{method})')
     if args.gpus < 1:
         parser.error('--gpus must be at least 1')
     if any(k < 1 for k in args.shots):
@@ -201,9 +249,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     return args
 
 
-def config_specs(args: argparse.Namespace) -> List[Tuple[str, str]]:
-    """``(name, config path)`` of every dataset, in command-line order."""
-    specs = [(name, args.config_template.format(dataset=name))
+def config_specs(args: argparse.Namespace,
+                 method: str = 'rmt') -> List[Tuple[str, str]]:
+    """``(name, config path)`` of every dataset of ``method``, in
+    command-line order."""
+    template = args.config_template or METHODS[method].config
+    specs = [(name, template.format(dataset=name, method=method))
              for name in args.datasets]
     for spec in args.configs:
         name, sep, path = spec.partition('=')
@@ -218,18 +269,21 @@ def config_specs(args: argparse.Namespace) -> List[Tuple[str, str]]:
     return specs
 
 
-def load_experiment(name: str, config: str) -> Experiment:
+def load_experiment(name: str, config: str,
+                    method: str = 'rmt') -> Experiment:
     """Reads what the plan needs from ``config``."""
     if not osp.isfile(config):
-        raise FileNotFoundError(f'Config {config!r} (dataset {name!r}) '
-                                'does not exist.')
+        raise FileNotFoundError(f'Config {config!r} (dataset {name!r}, '
+                                f'method {method!r}) does not exist.')
     cfg = Config.fromfile(config, import_custom_modules=False)
     test_loader = cfg.get('test_dataloader') or {}
     return Experiment(
         name=name,
         config=config,
         has_val=bool(cfg.get('val_dataloader')),
-        test_dataset=dict(test_loader.get('dataset') or {}))
+        test_dataset=dict(test_loader.get('dataset') or {}),
+        method=method,
+        max_epochs=int((cfg.get('train_cfg') or {}).get('max_epochs', 0)))
 
 
 def variant_datasets() -> Dict[str, dict]:
@@ -257,15 +311,25 @@ def run_flags(shots: Optional[int], seed: int,
     return flags
 
 
-def train_options(exp: Experiment, args: argparse.Namespace) -> List[str]:
-    """The ``--cfg-options`` of a training beyond its shots and seed."""
+def train_options(exp: Experiment, shots: int,
+                  args: argparse.Namespace) -> List[str]:
+    """The ``--cfg-options`` of a training beyond its shots and seed
+    (``--lam`` only for methods with masks; CoOp's epochs per shot
+    count)."""
     values: Dict[str, object] = {}
     if args.base_to_new:
         for loader in ['train_dataloader'] + (['val_dataloader']
                                               if exp.has_val else []):
             values[f'{loader}.dataset.subsample'] = 'base'
-    if args.lam is not None:
+    if args.lam is not None and exp.spec.masks:
         values['optim_wrapper.lam'] = args.lam
+    epochs = exp.epochs(shots)
+    if exp.spec.trains and epochs != exp.max_epochs:
+        # CoOp's schedule: warm-up epoch, then cosine to the last epoch.
+        values['train_cfg.max_epochs'] = epochs
+        values['train_cfg.val_interval'] = epochs
+        values['param_scheduler.1.end'] = epochs
+        values['param_scheduler.1.T_max'] = epochs - 1
     return options(values)
 
 
@@ -301,16 +365,22 @@ def eval_targets(exp: Experiment,
     return targets
 
 
-def training_state(work_dir: str) -> Tuple[str, Optional[str]]:
+def training_state(work_dir: str, final: str = FINAL_MASK_FILE
+                   ) -> Tuple[str, Optional[str]]:
     """Where the training of a run stands.
 
+    Args:
+        work_dir: The run folder.
+        final: The file a finished training leaves (the final masks, or the
+            last epoch's checkpoint of a method without masks).
+
     Returns:
-        ``('done', None)`` once the final masks are saved, ``('resume',
+        ``('done', None)`` once ``final`` is saved, ``('resume',
         newest checkpoint)`` when an interrupted run left checkpoints (the
         training resumes from the newest intact one), else ``('start',
         None)``.
     """
-    if osp.isfile(osp.join(work_dir, FINAL_MASK_FILE)):
+    if osp.isfile(osp.join(work_dir, final)):
         return 'done', None
     checkpoints = list_checkpoints(work_dir)
     if checkpoints:
@@ -390,12 +460,62 @@ def eval_step(exp: Experiment, folder: str, checkpoint: Optional[str],
     return Step('test', with_options(cmd, cfg_options), done, out)
 
 
+def final_file(exp: Experiment, shots: int) -> str:
+    """What a run's test loads: R-AMT's mask file, else the checkpoint of
+    the last epoch (it holds the CoOp context, the cache, the masks)."""
+    if exp.method == 'rmt':
+        return FINAL_MASK_FILE
+    return f'epoch_{exp.epochs(shots)}.pth'
+
+
+def run_steps(exp: Experiment, folder: str, shots: int, seed: int,
+              args: argparse.Namespace, variants: Dict[str, dict]
+              ) -> Tuple[List[Step], bool]:
+    """The missing steps of one run of ``exp``, and whether its folder holds
+    a training made with other settings (then no step is planned)."""
+    options_ = train_options(exp, shots, args)
+    if not exp.spec.trains:
+        # Tip-Adapter: the test builds the cache of this run's shots.
+        tests = [eval_step(exp, folder, None, t, run_flags(shots, seed, args),
+                           eval_options(exp, t, variants, args.data_root) +
+                           options_ + args.cfg_options)
+                 for t in eval_targets(exp, args)]
+        return [s for s in tests if step_state(s, folder) != 'done'], False
+    final = osp.join(folder, final_file(exp, shots))
+    # A CLIP without pretrained weights (tiny demo models) is initialised
+    # from the seed: test the network that trained.
+    tests = [eval_step(exp, folder, final, t, run_flags(None, seed, args),
+                       eval_options(exp, t, variants, args.data_root) +
+                       args.cfg_options) for t in eval_targets(exp, args)]
+    steps = [s for s in tests if step_state(s, folder) != 'done']
+    state, checkpoint = training_state(folder, osp.basename(final))
+    train = Step(
+        'train',
+        train_command(exp, folder, run_flags(shots, seed, args),
+                      options_ + args.cfg_options, args, checkpoint),
+        final)
+    if step_state(train, folder) == 'other':
+        return [], True
+    if steps and state != 'done':
+        steps.insert(0, train)
+    return steps, False
+
+
 def plan_runs(experiments: Sequence[Experiment], args: argparse.Namespace,
-              variants: Dict[str, dict]) -> Tuple[List[Run], int]:
+              variants: Dict[str, dict],
+              zero_shot: Optional[Sequence[Experiment]] = None
+              ) -> Tuple[List[Run], int]:
     """Every unfinished run of the sweep, with only its missing steps.
 
     A step counts as finished when its output exists and was made with
     the settings it would be made with now.
+
+    Args:
+        experiments: Every dataset x method, grouped by dataset.
+        args: The command line.
+        variants: ImageNet variants' test datasets.
+        zero_shot: The experiment whose config (without checkpoint) tests
+            zero-shot CLIP, per dataset; default: ``experiments``.
 
     Returns:
         The runs to do, in order, and the number of finished runs.
@@ -413,48 +533,34 @@ def plan_runs(experiments: Sequence[Experiment], args: argparse.Namespace,
         else:
             finished += 1
 
+    zero_shot = {e.name: e for e in (zero_shot or experiments)}
+    done_zero_shot = set()
     for exp in experiments:
-        targets = eval_targets(exp, args)
-        if args.zero_shot:
+        if args.zero_shot and exp.name not in done_zero_shot:
+            done_zero_shot.add(exp.name)
+            base = zero_shot[exp.name]
             folder = zero_shot_dir(args.work_root, exp.name, args.base_to_new)
             zero_flags = [] if args.data_root is None else [
                 '--data-root', args.data_root]
             tests = [
-                eval_step(exp, folder, None, t, zero_flags,
-                          eval_options(exp, t, variants, args.data_root) +
-                          args.cfg_options) for t in targets
+                eval_step(base, folder, None, t, zero_flags,
+                          eval_options(base, t, variants, args.data_root) +
+                          args.cfg_options) for t in eval_targets(base, args)
             ]
             add(Run(f'{exp.name} zero-shot', folder, [
                 step for step in tests if step_state(step, folder) != 'done'
             ]))
+        root = method_root(args.work_root, exp.method)
+        prefix = '' if exp.method == 'rmt' else f'{exp.method} '
         for shots in args.shots:
             for seed in args.seeds:
-                folder = run_dir(args.work_root, exp.name, shots, seed,
+                folder = run_dir(root, exp.name, shots, seed,
                                  args.base_to_new)
-                label = f'{exp.name} shots={shots} seed={seed}'
-                # A CLIP without pretrained weights (tiny demo models) is
-                # initialised from the seed: test the network that trained.
-                tests = [
-                    eval_step(exp, folder,
-                              osp.join(folder, FINAL_MASK_FILE), t,
-                              run_flags(None, seed, args),
-                              eval_options(exp, t, variants,
-                                           args.data_root) +
-                              args.cfg_options) for t in targets
-                ]
-                steps = [step for step in tests
-                         if step_state(step, folder) != 'done']
-                state, checkpoint = training_state(folder)
-                train = Step(
-                    'train',
-                    train_command(exp, folder, run_flags(shots, seed, args),
-                                  train_options(exp, args) +
-                                  args.cfg_options, args, checkpoint),
-                    osp.join(folder, FINAL_MASK_FILE))
-                if step_state(train, folder) == 'other':
+                label = f'{prefix}{exp.name} shots={shots} seed={seed}'
+                steps, stale = run_steps(exp, folder, shots, seed, args,
+                                         variants)
+                if stale:
                     other.append(f'{label} ({folder})')
-                elif steps and state != 'done':
-                    steps.insert(0, train)
                 add(Run(label, folder, steps))
     if other:
         raise StaleRunError(
@@ -544,10 +650,20 @@ def _raise_interrupt(signum, frame) -> None:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
-    experiments = [load_experiment(n, c) for n, c in config_specs(args)]
+    per_method = {m: [load_experiment(n, c, m)
+                      for n, c in config_specs(args, m)]
+                  for m in args.methods}
+    # Dataset by dataset, each with every method.
+    experiments = [per_method[m][i] for i in range(len(per_method[
+        args.methods[0]])) for m in args.methods]
+    zero_shot = None
+    if args.zero_shot and 'rmt' not in args.methods:
+        # R-AMT's config without masks is zero-shot CLIP; else its own.
+        zero_shot = [load_experiment(n, c, 'zero_shot')
+                     for n, c in config_specs(args, 'zero_shot')]
     variants = variant_datasets() if args.imagenet_variants else {}
     try:
-        runs, finished = plan_runs(experiments, args, variants)
+        runs, finished = plan_runs(experiments, args, variants, zero_shot)
     except StaleRunError as error:
         print(f'Error: {error}')
         return 1

@@ -8,6 +8,7 @@ ones, and ``tests/test_metafile.py`` checks ``configs/rmt/metafile.yml``
 against :data:`REPORTED`.
 """
 import os.path as osp
+from dataclasses import dataclass
 from typing import Dict, Optional
 
 #: Column label of each dataset of the paper's tables, keyed by the dataset
@@ -130,3 +131,84 @@ def metrics_path(folder: str, target: Optional[str] = None) -> str:
     """
     name = METRICS_FILE if target is None else f'metrics_{target}.json'
     return osp.join(folder, name)
+
+
+@dataclass(frozen=True)
+class Method:
+    """One method of the side-by-side comparison.
+
+    Attributes:
+        label: Name in tables.
+        config: Config path template with a ``{dataset}`` field.
+        trains: Whether a run trains (``tools/train.py``) before testing;
+            otherwise the test builds what it needs (Tip-Adapter's cache).
+        masks: Whether it learns R-AMT masks (lambda rule, mask file).
+        epochs_per_shots: Epochs by shot count for the paper's datasets
+            (CoOp's rule); ``None`` keeps the config's.
+    """
+    label: str
+    config: str
+    trains: bool
+    masks: bool
+    epochs_per_shots: Optional[Dict[int, int]] = None
+
+
+#: CoOp's epochs by shot count (ImageNet keeps its config's 50).
+COOP_EPOCHS = {1: 50, 2: 100, 4: 100, 8: 200, 16: 200}
+
+#: Every method of the comparison, keyed by its ``--methods`` name; the
+#: sweep folder of method ``m`` is ``<root>/<m>/`` except R-AMT's, which is
+#: the root itself, and zero-shot CLIP's, ``<root>/<dataset>/zero_shot``.
+METHODS: Dict[str, Method] = {
+    'zero_shot': Method('zero-shot CLIP',
+                        'configs/zero_shot/clip_vitb16_{dataset}_zeroshot.py',
+                        trains=False, masks=False),
+    'rmt': Method('R-AMT', 'configs/rmt/rmt_vitb16_{dataset}_16shot.py',
+                  trains=True, masks=True),
+    'coop': Method('CoOp', 'configs/coop/coop_vitb16_{dataset}_16shot.py',
+                   trains=True, masks=False, epochs_per_shots=COOP_EPOCHS),
+    'tip_adapter': Method(
+        'Tip-Adapter',
+        'configs/tip_adapter/tip_adapter_vitb16_{dataset}_16shot.py',
+        trains=False, masks=False),
+    'tip_adapter_f': Method(
+        'Tip-Adapter-F',
+        'configs/tip_adapter/tip_adapter_f_vitb16_{dataset}_16shot.py',
+        trains=True, masks=False),
+    'coop_rmt': Method('CoOp + R-AMT',
+                       'configs/rmt/coop_rmt_vitb16_{dataset}_16shot.py',
+                       trains=True, masks=True),
+    'tip_adapter_rmt': Method(
+        'Tip-Adapter + R-AMT',
+        'configs/rmt/tip_adapter_rmt_vitb16_{dataset}_16shot.py',
+        trains=True, masks=True),
+    'tip_adapter_f_rmt': Method(
+        'Tip-Adapter-F + R-AMT',
+        'configs/rmt/tip_adapter_f_rmt_vitb16_{dataset}_16shot.py',
+        trains=True, masks=True),
+}
+
+#: Reported 16-shot top-1 (%) of the other methods (method.md section 8),
+#: in the column order of :data:`PAPER_DATASETS`.
+REPORTED_METHODS: Dict[str, Dict[str, float]] = {
+    method: dict(zip(PAPER_DATASETS, row))
+    for method, row in {
+        'coop': (43.29, 72.01, 91.92, 96.93, 86.05, 82.91, 95.47, 82.25,
+                 84.33, 74.58, 69.21),
+        'tip_adapter': (45.20, 73.08, 92.66, 96.15, 88.53, 83.04, 95.63,
+                        84.24, 87.31, 76.21, 71.57),
+        'coop_rmt': (56.37, 73.35, 93.20, 97.83, 90.20, 85.63, 96.70, 86.87,
+                     86.13, 75.45, 73.03),
+        'tip_adapter_rmt': (61.07, 74.28, 94.07, 97.80, 91.50, 86.27, 96.97,
+                            86.93, 87.43, 76.97, 74.77),
+    }.items()
+}
+#: Their reported 11-dataset averages.
+REPORTED_METHODS_AVERAGE = {'coop': 79.90, 'tip_adapter': 81.24,
+                            'coop_rmt': 83.16, 'tip_adapter_rmt': 84.37}
+
+
+def method_root(root: str, method: str) -> str:
+    """The sweep root of one method (R-AMT's and zero-shot CLIP's are the
+    root itself)."""
+    return root if method in ('rmt', 'zero_shot') else osp.join(root, method)

@@ -1,0 +1,7 @@
+_base_ = [
+    '../_base_/models/clip_vitb16.py',
+    '../_base_/datasets/eurosat.py',
+    '../_base_/default_runtime.py',
+]
+# Zero-shot CLIP ViT-B/16 on EuroSAT: nothing trains; test with
+# tools/test.py CONFIG (no checkpoint).

@@ -10,6 +10,9 @@ Writes to ``--out-dir`` (default ``<root>/results``):
 - ``results.csv``: the same numbers, one row per cell.
 - ``accuracy_vs_shots.png``: accuracy vs shots per dataset, ours with std
   error bars, the paper's curve dashed, zero-shot as horizontal lines.
+- With runs of other methods (``tools/sweep.py --methods``): a "Methods
+  side by side" table (each method's measured rows beside its reported
+  ones) and ``accuracy_vs_shots_methods.png``, one panel per method.
 
 Only what exists is collected: any subset of datasets, shots and seeds
 works, including datasets without reported numbers.
@@ -32,8 +35,10 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from rmt_mm.utils.experiments import (BASE_TO_NEW_DIR, IMAGENET_VARIANTS,
-                                      PAPER_DATASETS, REPORTED,
-                                      REPORTED_AVERAGE, ZERO_SHOT_DIR)
+                                      METHODS, PAPER_DATASETS, REPORTED,
+                                      REPORTED_AVERAGE, REPORTED_METHODS,
+                                      REPORTED_METHODS_AVERAGE,
+                                      ZERO_SHOT_DIR, method_root)
 
 MEASURED = 'measured (ours)'
 REPORTED_LABEL = 'reported (paper)'
@@ -57,6 +62,8 @@ class Record:
         target: Test set: ``None`` (the dataset's own), ``'base'``,
             ``'new'`` or an ImageNet variant.
         value: The metric.
+        method: Key of ``METHODS`` (``'rmt'``; zero-shot CLIP is ``'rmt'``
+            with shots 0).
     """
     dataset: str
     base_to_new: bool
@@ -64,6 +71,8 @@ class Record:
     seed: Optional[int]
     target: Optional[str]
     value: float
+    method: str = 'rmt'
+
 
 
 @dataclass(frozen=True)
@@ -109,9 +118,23 @@ def _metrics_files(folder: str) -> List[Tuple[Optional[str], str]]:
 
 
 def scan(root: str, metric: str = 'accuracy/top1') -> List[Record]:
-    """Every readable metrics file below a sweep root."""
+    """Every readable metrics file below a sweep root, R-AMT's and those of
+    the other methods (``<root>/<method>/``)."""
+    records = scan_method(root, 'rmt', metric)
+    for method in METHODS:
+        folder = method_root(root, method)
+        if folder != root and osp.isdir(folder):
+            records += scan_method(folder, method, metric)
+    return records
+
+
+def scan_method(root: str, method: str,
+                metric: str = 'accuracy/top1') -> List[Record]:
+    """The metrics files of one method's sweep folder."""
     records = []
     for dataset in sorted(os.listdir(root)):
+        if dataset in METHODS:
+            continue
         for base_to_new in (False, True):
             folder = osp.join(root, dataset,
                               *([BASE_TO_NEW_DIR] if base_to_new else []))
@@ -135,7 +158,7 @@ def scan(root: str, metric: str = 'accuracy/top1') -> List[Record]:
                     if value is not None:
                         records.append(
                             Record(dataset, base_to_new, shots, seed,
-                                   target, value))
+                                   target, value, method))
     return records
 
 
@@ -427,6 +450,155 @@ def plot_few_shot(table: FewShotTable, path: str) -> bool:
     return True
 
 
+class MethodsTable:
+    """Methods side by side: one row per method and shot count (zero-shot
+    CLIP first), the datasets and their average as columns, with the
+    reported numbers of method.md beside the measured ones.
+
+    Args:
+        records: Records of every method (default protocol, own test set).
+    """
+
+    def __init__(self, records: Sequence[Record]) -> None:
+        values = defaultdict(list)
+        for r in records:
+            if not r.base_to_new and r.target is None:
+                method = 'zero_shot' if r.shots == 0 else r.method
+                values[(method, r.dataset, r.shots)].append(r.value)
+        self.stats = {k: summarize(v) for k, v in values.items()}
+        self.methods = [m for m in METHODS
+                        if any(k[0] == m for k in self.stats)]
+        self.datasets = order_datasets(d for _, d, _ in self.stats)
+        self.max_n = max((s.n for s in self.stats.values()), default=0)
+
+    @property
+    def compares(self) -> bool:
+        """Whether a method besides R-AMT and zero-shot CLIP ran."""
+        return bool(set(self.methods) - {'rmt', 'zero_shot'})
+
+    def rows(self) -> List[Tuple[str, int]]:
+        return sorted({(m, k) for m, _, k in self.stats},
+                      key=lambda mk: (self.methods.index(mk[0]), mk[1]))
+
+    def measured(self, method: str, dataset: str,
+                 shots: int) -> Optional[Stat]:
+        if dataset == AVERAGE:
+            cells = [self.stats.get((method, d, shots))
+                     for d in self.datasets]
+            if any(c is None for c in cells):
+                return None
+            return Stat(float(np.mean([c.mean for c in cells])), 0.0, 1)
+        return self.stats.get((method, dataset, shots))
+
+    def reported(self, method: str, dataset: str,
+                 shots: int) -> Optional[float]:
+        if method in ('rmt', 'zero_shot'):
+            paper = REPORTED.get(shots, {})
+            average = REPORTED_AVERAGE.get(shots)
+        elif shots == 16:
+            paper = REPORTED_METHODS.get(method, {})
+            average = REPORTED_METHODS_AVERAGE.get(method)
+        else:
+            return None
+        if dataset != AVERAGE:
+            return paper.get(dataset)
+        if set(self.datasets) == set(PAPER_DATASETS):
+            return average
+        if self.datasets and all(d in paper for d in self.datasets):
+            return float(np.mean([paper[d] for d in self.datasets]))
+        return None
+
+    @property
+    def columns(self) -> List[str]:
+        return self.datasets + ([AVERAGE] if len(self.datasets) > 1 else [])
+
+    def markdown(self) -> List[str]:
+        header = ['method', 'shots', 'source'] + [
+            'Average' if d == AVERAGE else display_name(d)
+            for d in self.columns]
+        rows = []
+        for method, shots in self.rows():
+            label = METHODS[method].label
+            rows.append([label, str(shots), MEASURED] + [
+                fmt(self.measured(method, d, shots),
+                    self.max_n if d != AVERAGE and shots else 0)
+                for d in self.columns])
+            reported = [self.reported(method, d, shots) for d in self.columns]
+            if any(v is not None for v in reported):
+                rows.append([label, str(shots), REPORTED_LABEL] + [
+                    '–' if v is None else f'{v:.2f}' for v in reported])
+        return ['## Methods side by side', ''] + markdown_table(
+            header, rows) + [
+                '', f'{MEASURED}: top-1 accuracy (%), mean ± std over seeds. '
+                f'{REPORTED_LABEL}: CLIP ViT-B/16 numbers quoted by the '
+                'R-AMT paper (method.md section 8; combinations at 16 '
+                'shots only; its "Tip-Adapter + R-AMT" row is listed '
+                'under Tip-Adapter + R-AMT).']
+
+    def csv_rows(self) -> List[dict]:
+        rows = []
+        for method, shots in self.rows():
+            label = METHODS[method].label
+            for d in self.columns:
+                stat = self.measured(method, d, shots)
+                paper = self.reported(method, d, shots)
+                if stat is not None:
+                    rows.append(csv_row('methods', d, label, shots, None,
+                                        MEASURED, stat))
+                if paper is not None:
+                    rows.append(csv_row('methods', d, label, shots, None,
+                                        REPORTED_LABEL, Stat(paper, 0.0, 0)))
+        return rows
+
+
+def plot_methods(table: MethodsTable, path: str) -> bool:
+    """Accuracy vs shots, one panel per method with few-shot runs, one line
+    per dataset (and the average), zero-shot CLIP dotted. Returns ``False``
+    when there is nothing to plot."""
+    panels = [m for m in table.methods if m != 'zero_shot']
+    if not panels:
+        return False
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    ncols = min(4, len(panels))
+    nrows = -(-len(panels) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.6 * ncols,
+                                                   3.0 * nrows + 0.6),
+                             squeeze=False, layout='constrained')
+    for ax in axes.flat[len(panels):]:
+        ax.axis('off')
+    colours = dict(zip(table.columns, plt.rcParams[
+        'axes.prop_cycle'].by_key()['color'] * 4))
+    for ax, method in zip(axes.flat, panels):
+        for dataset in table.columns:
+            shots = sorted(k for m, k in table.rows() if m == method
+                           and table.measured(m, dataset, k) is not None)
+            if not shots:
+                continue
+            stats = [table.measured(method, dataset, k) for k in shots]
+            name = 'Average' if dataset == AVERAGE else display_name(dataset)
+            ax.errorbar(shots, [s.mean for s in stats],
+                        yerr=[s.std for s in stats], fmt='o-', capsize=3,
+                        color=colours[dataset], label=name)
+            zero = table.measured('zero_shot', dataset, 0)
+            if zero is not None:
+                ax.axhline(zero.mean, color=colours[dataset], linestyle=':')
+        ax.set_xscale('log', base=2)
+        ticks = sorted({k for m, k in table.rows() if m == method})
+        ax.set_xticks(ticks)
+        ax.set_xticklabels([str(k) for k in ticks])
+        ax.set_title(METHODS[method].label)
+        ax.set_xlabel('shots per class')
+        ax.set_ylabel('top-1 accuracy (%)')
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize='small')
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return True
+
+
 def collect(root: str, out_dir: str,
             metric: str = 'accuracy/top1') -> Dict[str, str]:
     """Writes the tables and the plot of the sweep below ``root``.
@@ -438,16 +610,21 @@ def collect(root: str, out_dir: str,
     Raises:
         FileNotFoundError: If ``root`` holds no metrics file.
     """
-    records = scan(root, metric)
-    if not records:
+    all_records = scan(root, metric)
+    if not all_records:
         raise FileNotFoundError(f'No metrics files (metrics*.json) below '
                                 f'{root!r}; run tools/sweep.py first.')
     os.makedirs(out_dir, exist_ok=True)
+    records = [r for r in all_records if r.method == 'rmt']
     table = FewShotTable(records)
     lines, csv_rows = [f'# R-AMT results ({metric})', ''], []
     if table.stats:
         lines += ['## Few-shot classification', ''] + table.markdown() + ['']
         csv_rows += table.csv_rows()
+    methods = MethodsTable(all_records)
+    if methods.compares:
+        lines += methods.markdown() + ['']
+        csv_rows += methods.csv_rows()
     for section in (base_to_new_section(records), domain_section(records)):
         if section[0]:
             lines += section[0] + ['']
@@ -465,6 +642,9 @@ def collect(root: str, out_dir: str,
     plot = osp.join(out_dir, 'accuracy_vs_shots.png')
     if table.stats and plot_few_shot(table, plot):
         outputs['plot'] = plot
+    methods_plot = osp.join(out_dir, 'accuracy_vs_shots_methods.png')
+    if methods.compares and plot_methods(methods, methods_plot):
+        outputs['methods_plot'] = methods_plot
     return outputs
 
 

@@ -12,6 +12,12 @@ random weights), zero-shot evaluation (tools/test.py without checkpoint),
 R-AMT training (tools/train.py), evaluation from the saved mask file, a
 per-layer sparsity plot (tools/visualize.py), then a summary printed and
 written to ``<out>/summary.json``.
+
+``--methods``: every method instead (zero-shot CLIP, R-AMT, CoOp,
+Tip-Adapter, Tip-Adapter-F and the combinations with R-AMT) through
+tools/sweep.py on the digits data with the random tiny CLIP (plus a val/
+split for Tip-Adapter's search), then the side-by-side table of
+tools/collect_results.py.
 """
 import argparse
 import json
@@ -38,11 +44,12 @@ DIGITS = ('zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven',
 TRAIN_PER_CLASS = 100
 
 
-def write_digits(root: str, size: int = 32) -> int:
+def write_digits(root: str, size: int = 32, val_per_class: int = 0) -> int:
     """Writes sklearn's 1,797 digits as ``root/{train,test}/<digit>/*.png``.
 
     Each class is shuffled with a fixed seed; the first
-    :data:`TRAIN_PER_CLASS` images are for training, the rest are held out.
+    :data:`TRAIN_PER_CLASS` images are for training, the next
+    ``val_per_class`` go to ``root/val/`` and the rest are held out.
 
     Returns:
         The number of held-out test images.
@@ -55,7 +62,8 @@ def write_digits(root: str, size: int = 32) -> int:
     for label, name in enumerate(DIGITS):
         indices = rng.permutation(np.flatnonzero(digits.target == label))
         for rank, index in enumerate(indices):
-            split = 'train' if rank < TRAIN_PER_CLASS else 'test'
+            split = 'train' if rank < TRAIN_PER_CLASS else (
+                'val' if rank < TRAIN_PER_CLASS + val_per_class else 'test')
             num_test += split == 'test'
             folder = osp.join(root, split, name)
             os.makedirs(folder, exist_ok=True)
@@ -143,7 +151,12 @@ def main() -> None:
                         'or a random CLIP on digits')
     parser.add_argument('--out', default='demo_output',
                         help='folder for data, weights and results')
+    parser.add_argument('--methods', action='store_true',
+                        help='run every method side by side instead')
     args = parser.parse_args()
+    if args.methods:
+        compare_methods(osp.join(REPO, args.out, 'methods'))
+        return
     out = osp.join(REPO, args.out)
     work = osp.join(out, 'work', args.world)
     config = CONFIGS[args.world]
@@ -196,6 +209,31 @@ def main() -> None:
         f'  summary                   {out}/summary.json',
         f'  total time                {summary["seconds"]:.0f} s',
     ]))
+
+
+def compare_methods(out: str) -> None:
+    """Every method on the digits (16 shots, seed 1), side by side."""
+    start = time.perf_counter()
+    data = osp.join(out, 'data')
+    if not osp.isdir(osp.join(data, 'val')):
+        print(f'==> writing scikit-learn digits (with val/) to {data}',
+              flush=True)
+        write_digits(data, val_per_class=20)
+    weights = osp.join(out, 'tiny_clip_random.pt')
+    write_random_clip(weights, osp.join(REPO, CONFIGS['digits']))
+    options = [f'model.backbone.pretrained={weights}'] + [
+        f'{loader}.dataset.data_root={data}'
+        for loader in ('train_dataloader', 'val_dataloader',
+                       'test_dataloader')]
+    run('every method', 'tools/sweep.py', '--datasets', 'digits',
+        '--config-template', 'configs/demo/{method}_tiny_{dataset}.py',
+        '--methods', 'all', '--shots', '16', '--seeds', '1', '--work-root',
+        osp.join(out, 'sweep'), '--fail-fast', '--cfg-options', *options)
+    run('side-by-side table', 'tools/collect_results.py',
+        osp.join(out, 'sweep'))
+    print(f'\nAll methods in {time.perf_counter() - start:.0f} s. A random '
+          'CLIP knows nothing: zero-shot is chance, and the table shows '
+          'what each method learns from 16 shots, not what it transfers.')
 
 
 if __name__ == '__main__':

@@ -514,8 +514,8 @@ def plan_runs(experiments: Sequence[Experiment], args: argparse.Namespace,
         experiments: Every dataset x method, grouped by dataset.
         args: The command line.
         variants: ImageNet variants' test datasets.
-        zero_shot: The experiment whose config (without checkpoint) tests
-            zero-shot CLIP, per dataset; default: ``experiments``.
+        zero_shot: The experiments whose configs (without checkpoint) test
+            zero-shot CLIP, one per dataset; default: ``experiments``.
 
     Returns:
         The runs to do, in order, and the number of finished runs.
@@ -533,7 +533,7 @@ def plan_runs(experiments: Sequence[Experiment], args: argparse.Namespace,
         else:
             finished += 1
 
-    zero_shot = {e.name: e for e in (zero_shot or experiments)}
+    zero_shot = {e.name: e for e in reversed(zero_shot or experiments)}
     done_zero_shot = set()
     for exp in experiments:
         if args.zero_shot and exp.name not in done_zero_shot:
@@ -569,6 +569,23 @@ def plan_runs(experiments: Sequence[Experiment], args: argparse.Namespace,
             '; '.join(other) + '. Give this sweep its own --work-root, or '
             'delete those folders to train them again.')
     return runs, finished
+
+
+def plan_sweep(args: argparse.Namespace) -> Tuple[List[Run], int]:
+    """:func:`plan_runs` for the command line: every method's config of
+    every dataset, dataset by dataset."""
+    per_method = {m: [load_experiment(n, c, m)
+                      for n, c in config_specs(args, m)]
+                  for m in args.methods}
+    experiments = [per_method[m][i] for i in range(len(per_method[
+        args.methods[0]])) for m in args.methods]
+    # R-AMT's config without masks is zero-shot CLIP; else its own config.
+    zero_shot = per_method.get('rmt')
+    if args.zero_shot and zero_shot is None:
+        zero_shot = [load_experiment(n, c, 'zero_shot')
+                     for n, c in config_specs(args, 'zero_shot')]
+    variants = variant_datasets() if args.imagenet_variants else {}
+    return plan_runs(experiments, args, variants, zero_shot)
 
 
 def format_duration(seconds: Optional[float]) -> str:
@@ -650,20 +667,8 @@ def _raise_interrupt(signum, frame) -> None:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
-    per_method = {m: [load_experiment(n, c, m)
-                      for n, c in config_specs(args, m)]
-                  for m in args.methods}
-    # Dataset by dataset, each with every method.
-    experiments = [per_method[m][i] for i in range(len(per_method[
-        args.methods[0]])) for m in args.methods]
-    zero_shot = None
-    if args.zero_shot and 'rmt' not in args.methods:
-        # R-AMT's config without masks is zero-shot CLIP; else its own.
-        zero_shot = [load_experiment(n, c, 'zero_shot')
-                     for n, c in config_specs(args, 'zero_shot')]
-    variants = variant_datasets() if args.imagenet_variants else {}
     try:
-        runs, finished = plan_runs(experiments, args, variants, zero_shot)
+        runs, finished = plan_sweep(args)
     except StaleRunError as error:
         print(f'Error: {error}')
         return 1

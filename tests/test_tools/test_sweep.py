@@ -297,3 +297,46 @@ def test_data_root_and_fixed_lambda_reach_every_command(tmp_path):
     # The variants' folders move below --data-root too.
     assert ('test_dataloader.dataset.data_root=/datasets/imagenetv2'
             in cfg_options(zero.steps[1].cmd))
+
+
+def test_methods_side_by_side_plan(tmp_path):
+    root = str(tmp_path / 'sweep')
+    runs, _ = sweep.plan_sweep(sweep.parse_args([
+        '--datasets', 'dtd', '--methods', 'all', '--shots', '4', '16',
+        '--seeds', '1', '--work-root', root]))
+    by_label = {r.label: r for r in runs}
+    assert list(by_label)[:2] == ['dtd zero-shot', 'dtd shots=4 seed=1']
+    assert by_label['dtd zero-shot'].steps[0].cmd[2].endswith(
+        'rmt_vitb16_dtd_16shot.py')  # R-AMT's config without masks
+    # R-AMT: the config's lambda ('auto'), tested from the mask file.
+    rmt = by_label['dtd shots=4 seed=1'].steps
+    assert flag(rmt[0].cmd, '--shots') == '4'
+    assert rmt[1].cmd[3].endswith('masks_final.pth')
+    # CoOp: no lambda, CoOp's 100 epochs at 4 shots, its own folder,
+    # tested from the last epoch's checkpoint.
+    coop = by_label['coop dtd shots=4 seed=1']
+    train = cfg_options(coop.steps[0].cmd)
+    assert not any('lam' in o for o in train)
+    assert {'train_cfg.max_epochs=100', 'param_scheduler.1.end=100',
+            'param_scheduler.1.T_max=99'} <= set(train)
+    assert coop.work_dir == run_dir(osp.join(root, 'coop'), 'dtd', 4, 1)
+    assert coop.steps[1].cmd[3] == osp.join(coop.work_dir, 'epoch_100.pth')
+    coop16 = by_label['coop dtd shots=16 seed=1'].steps  # the config's 200
+    assert not any('max_epochs' in o for o in cfg_options(coop16[0].cmd))
+    assert coop16[1].cmd[3].endswith('epoch_200.pth')
+    # Tip-Adapter: no training; the test builds the cache of this run.
+    tip = by_label['tip_adapter dtd shots=4 seed=1'].steps
+    assert [s.kind for s in tip] == ['test']
+    assert flag(tip[0].cmd, '--shots') == '4'
+    assert 'tip_adapter_vitb16_dtd_16shot.py' in tip[0].cmd[2]
+    # Combinations: tested from their checkpoint.
+    combo = by_label['coop_rmt dtd shots=16 seed=1'].steps
+    assert flag(combo[0].cmd, '--seed') == '1'
+    assert combo[1].cmd[3].endswith('epoch_30.pth')
+
+
+def test_unknown_method_names_the_choices(capsys):
+    with pytest.raises(SystemExit):
+        sweep.parse_args(['--datasets', 'dtd', '--methods', 'rmt', 'lora'])
+    err = capsys.readouterr().err
+    assert "unknown method(s) ['lora']" in err and 'tip_adapter_f' in err

@@ -73,3 +73,41 @@ def test_readme_names_every_model_and_labels_reported_numbers():
         assert (f'`{model["Name"]}` | {PAPER_DATASETS[dataset]} | '
                 in readme)
         assert f'| {REPORTED[16][dataset]:.2f} |' in readme
+
+
+OTHER_METAFILES = ('configs/zero_shot/metafile.yml', 'configs/coop/metafile.yml',
+                   'configs/tip_adapter/metafile.yml',
+                   'configs/rmt/metafile_combinations.yml')
+
+
+def test_every_method_config_is_listed_with_its_reported_number():
+    from rmt_mm.utils.experiments import METHODS, REPORTED_METHODS
+    imports = load('model-index.yml')['Import']
+    assert set(OTHER_METAFILES) <= set(imports)
+    listed = {m['Config']: m for path in OTHER_METAFILES
+              for m in load(path)['Models']}
+    for method, spec in METHODS.items():
+        for dataset, label in PAPER_DATASETS.items():
+            config = spec.config.format(dataset=dataset)
+            assert osp.isfile(osp.join(REPO, config)), config
+            if method == 'rmt':
+                continue
+            entry = listed[config]
+            assert entry['Metadata']['Training Data'] == label
+            reported = (REPORTED[0] if method == 'zero_shot' else
+                        REPORTED_METHODS.get(method, {})).get(dataset)
+            results = entry.get('Results') or []
+            if reported is None:
+                assert not results, config  # nothing reported: no number
+            else:
+                (result, ) = results
+                assert result['Reported'] is True
+                assert result['Metrics']['Top 1 Accuracy'] == reported
+
+
+def test_reported_method_averages_match_their_rows():
+    from rmt_mm.utils.experiments import (REPORTED_METHODS,
+                                          REPORTED_METHODS_AVERAGE)
+    for method, row in REPORTED_METHODS.items():
+        assert sum(row.values()) / len(row) == pytest.approx(
+            REPORTED_METHODS_AVERAGE[method], abs=0.01), method

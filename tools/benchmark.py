@@ -12,7 +12,11 @@ random-weight open_clip architecture and one batch size:
 * the peak memory of each of these three;
 * evaluation images per second of the masked model (``predict``), of the
   exported plain open_clip model and of open_clip itself;
-* mask-file save and load time and size.
+* mask-file save and load time and size;
+* with ``--methods``: the training step and evaluation throughput of every
+  method of the comparison (CoOp, Tip-Adapter(-F), the combinations with
+  R-AMT, zero-shot CLIP) as ratios to R-AMT's, and the evaluation of each
+  combination (masks folded) against its base method's.
 
 Memory is the peak above the memory held right after the model (and, for
 training, its trainable tensors) was built, so model weights, mask scores
@@ -49,10 +53,14 @@ import torch
 import torch.nn.functional as F
 from mmpretrain.structures import DataSample
 
+from mmengine.optim import OptimWrapper
+
 import rmt_mm  # noqa: F401  (registers components, applies shims)
 from rmt_mm.engine import AmpGradDropoutOptimWrapper, GradDropoutOptimWrapper
 from rmt_mm.apis import RMTTaskServer
 from rmt_mm.models import MaskedCLIP, RMTClassifier, build_open_clip
+from rmt_mm.models.classifier import DISTILLATION
+from rmt_mm.utils.experiments import METHODS
 
 CLASSNAMES = ('airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog',
               'horse', 'ship', 'truck')
@@ -104,6 +112,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         '--threads',
         type=int,
         help='torch CPU threads (default: every core this process may use)')
+    parser.add_argument(
+        '--methods',
+        action='store_true',
+        help='also time every method of tools/sweep.py --methods beside '
+        'R-AMT (training step, evaluation, combination vs base)')
     parser.add_argument('--json', help='write the figures to this file')
     parser.add_argument(
         '--mode',
@@ -467,6 +480,132 @@ def measure_mask_files(model: RMTClassifier,
                 mask_file_bytes=size)
 
 
+# -------------------------------------------------------------- methods
+#: (base method, combination): folded-mask evaluation of the combination
+#: is compared with its base method's.
+PAIRS = (('zero_shot', 'rmt'), ('coop', 'coop_rmt'),
+         ('tip_adapter', 'tip_adapter_rmt'),
+         ('tip_adapter_f', 'tip_adapter_f_rmt'))
+SHOTS = 16
+
+
+def context_length(arch) -> int:
+    """Tokens the text encoder of ``arch`` takes."""
+    if isinstance(arch, str):
+        import open_clip
+        arch = open_clip.get_model_config(arch)
+    return arch['text_cfg'].get('context_length', 77)
+
+
+def build_method(method: str, args: argparse.Namespace) -> RMTClassifier:
+    """The classifier of one method of the comparison, its cache (if any)
+    filled with random features of ``SHOTS`` images per class."""
+    torch.manual_seed(0)
+    masks = METHODS[method].masks
+    head = adapter = None
+    if method.startswith('coop'):
+        # CoOp's 16 context vectors; fewer for a short tiny text encoder.
+        head = dict(type='RMTCoOpHead',
+                    num_context=16 if context_length(args.arch) > 32 else 4)
+    if method.startswith('tip_adapter'):
+        adapter = dict(type='RMTTipAdapter',
+                       fine_tune_keys=method.startswith('tip_adapter_f'))
+    model = RMTClassifier(
+        backbone=dict(type='MaskedCLIP', arch=args.arch,
+                      mask_targets='paper' if masks else None),
+        head=head, adapter=adapter,
+        regularizer=DISTILLATION if masks else None,
+        classnames=CLASSNAMES, templates=TEMPLATES)
+    if adapter is not None:
+        generator = torch.Generator().manual_seed(3)
+        labels = torch.arange(SHOTS * len(CLASSNAMES)) % len(CLASSNAMES)
+        features = torch.randn(len(labels), model.text_features.shape[1],
+                               generator=generator)
+        model.adapter.build_cache(features, labels, len(CLASSNAMES))
+    return model.to(device=args.device, dtype=dtype_of(args))
+
+
+def method_step(model: RMTClassifier,
+                args: argparse.Namespace) -> Optional[Callable]:
+    """One training step of ``model`` with its optim wrapper (gradient
+    dropout when it has masks); ``None`` when nothing trains."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        return None
+    images, samples = make_batch(model, args)
+    model.train()
+    optimizer = torch.optim.Adam(params, lr=LR)
+    wrapper = (GradDropoutOptimWrapper(optimizer=optimizer, lam=LAM)
+               if model.backbone.has_masks else
+               OptimWrapper(optimizer=optimizer))
+
+    def step():
+        with wrapper.optim_context(model):
+            losses = model.loss(images, samples)
+        wrapper.update_params(sum(v for k, v in losses.items()
+                                  if k.startswith('loss')))
+
+    return step
+
+
+def measure_methods(args: argparse.Namespace) -> Dict:
+    """Training step of every method, and evaluation of each combination
+    and its base method timed in turn (masks random, folded)."""
+    torch.set_num_threads(args.threads)
+    results = {}
+    for base, combo in PAIRS:
+        models = {m: build_method(m, args) for m in (base, combo)}
+        for method, model in models.items():
+            step = method_step(model, args)
+            if step is not None:
+                results[f'{method}_step_s'] = statistics.median(time_calls(
+                    step, args.device, args.repeats, args.warmup))
+            model.eval()
+        set_random_masks(models[combo])
+        images, _ = make_batch(models[base], args)
+        times = {m: [] for m in models}
+        with torch.no_grad(), autocast(args):
+            for _ in range(args.warmup):
+                for model in models.values():
+                    model.predict(images)
+            for i in range(args.repeats):
+                order = list(models)[i % 2:] + list(models)[:i % 2]
+                for m in order:
+                    times[m] += time_calls(lambda: models[m].predict(images),
+                                           args.device, repeats=1)
+        for m, t in times.items():
+            results[f'{m}_eval_ips'] = args.batch_size / statistics.median(t)
+        results[f'{combo}_over_{base}_eval'] = (
+            results[f'{combo}_eval_ips'] / results[f'{base}_eval_ips'])
+    for method in METHODS:
+        if method != 'rmt' and f'{method}_step_s' in results:
+            results[f'{method}_over_rmt_step'] = (
+                results[f'{method}_step_s'] / results['rmt_step_s'])
+        results[f'{method}_over_rmt_eval'] = (
+            results[f'{method}_eval_ips'] / results['rmt_eval_ips'])
+    return results
+
+
+def format_methods(r: Dict) -> str:
+    lines = ['', f"{'method':<26}{'train step':>12}{'/ R-AMT':>9}"
+             f"{'eval img/s':>12}{'/ R-AMT':>9}"]
+    for method, spec in METHODS.items():
+        step = r.get(f'{method}_step_s')
+        lines.append(
+            f'{spec.label:<26}'
+            + (f'{step:>10.3f} s{r.get(f"{method}_over_rmt_step", 1.0):>9.2f}'
+               if step is not None else f"{'no training':>12}{'':>9}")
+            + f'{r[f"{method}_eval_ips"]:>12.2f}'
+            f'{r[f"{method}_over_rmt_eval"]:>9.2f}')
+    lines += ['', 'folded-mask evaluation, combination / base method '
+              '(target >= 0.98):']
+    for base, combo in PAIRS:
+        ratio = r[f'{combo}_over_{base}_eval']
+        lines.append(f'  {METHODS[combo].label + " / " + METHODS[base].label:<44}'
+                     f'{ratio:>6.3f}  {"PASS" if ratio >= 0.98 else "MISS"}')
+    return '\n'.join(lines)
+
+
 # --------------------------------------------------------------- report
 def add_ratios(results: Dict) -> None:
     results.update(
@@ -753,6 +892,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict:
     results.update(measure_eval(model, args))
     results.update(measure_mask_files(model, args))
     add_ratios(results)
+    if args.methods:
+        results['methods'] = measure_methods(args)
     results['settings'] = dict(
         arch=args.arch,
         batch_size=args.batch_size,
@@ -771,6 +912,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict:
         torch=torch.__version__,
         rmt_mm=rmt_mm.__version__)
     print(format_report(results))
+    if args.methods:
+        print(format_methods(results['methods']))
     if args.json:
         with open(args.json, 'w') as f:
             json.dump(results, f, indent=2)

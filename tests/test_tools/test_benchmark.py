@@ -23,7 +23,8 @@ def test_benchmark_reports_every_figure(tmp_path):
     run = subprocess.run(
         [sys.executable, osp.join(ROOT, 'tools', 'benchmark.py'),
          '--arch-json', json.dumps(TINY_VIT), '--batch-size', '2',
-         '--repeats', '1', '--threads', '1', '--json', str(out)],
+         '--repeats', '1', '--threads', '1', '--methods', '--json',
+         str(out)],
         capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert run.returncode == 0, run.stderr[-3000:]
     results = json.loads(out.read_text())
@@ -36,9 +37,18 @@ def test_benchmark_reports_every_figure(tmp_path):
     assert settings['image_size'] == TINY_VIT['vision_cfg']['image_size']
     assert set(results['targets']) >= {'rmt_over_finetune_step',
                                        'mask_save_load_s'}
+    # Every method beside R-AMT, each combination beside its base.
+    methods = results['methods']
+    for method in ('coop', 'tip_adapter_f', 'coop_rmt', 'tip_adapter_rmt',
+                   'tip_adapter_f_rmt'):
+        assert methods[f'{method}_over_rmt_step'] > 0, method
+    for method in ('zero_shot', 'coop', 'tip_adapter', 'tip_adapter_f_rmt'):
+        assert methods[f'{method}_over_rmt_eval'] > 0, method
+    assert methods['coop_rmt_over_coop_eval'] > 0
+    assert 'CoOp + R-AMT / CoOp' in run.stdout
     # Every target is printed with its verdict.
     assert run.stdout.count('PASS') + run.stdout.count('MISS') == len(
-        results['targets'])
+        results['targets']) + 4  # and the four combination/base ratios
 
 
 def test_amp_needs_cuda(capsys):

@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.rmt_mm_installed
 
-.PHONY: demo app test mutation setup clean
+.PHONY: demo demo-methods app test mutation setup clean
 
 setup: $(STAMP)
 
@@ -19,9 +19,12 @@ $(STAMP): requirements/runtime.txt requirements/tests.txt requirements/demo.txt 
 demo: $(STAMP)
 	$(PY) tools/demo.py
 
+demo-methods: $(STAMP)
+	$(PY) tools/demo.py --methods
+
 # The web page on the demo model (run `make demo` first).
 app: $(STAMP)
-	$(PY) tools/app.py configs/demo/rmt_tiny_digits.py demo_output/work/masks_final.pth --examples demo_output/data/test
+	$(PY) tools/app.py configs/miniature/rmt_mini_compositions_16shot.py demo_output/work/miniature/masks_final.pth --examples demo_output/data/test
 
 test: $(STAMP)
 	$(PY) -m pytest -q

@@ -51,13 +51,12 @@ from typing import Callable, Dict, List, Optional, Sequence
 import mmpretrain.models  # noqa: F401  (registry imports, once, pre-fork)
 import torch
 import torch.nn.functional as F
+from mmengine.optim import OptimWrapper
 from mmpretrain.structures import DataSample
 
-from mmengine.optim import OptimWrapper
-
 import rmt_mm  # noqa: F401  (registers components, applies shims)
-from rmt_mm.engine import AmpGradDropoutOptimWrapper, GradDropoutOptimWrapper
 from rmt_mm.apis import RMTTaskServer
+from rmt_mm.engine import AmpGradDropoutOptimWrapper, GradDropoutOptimWrapper
 from rmt_mm.models import MaskedCLIP, RMTClassifier, build_open_clip
 from rmt_mm.models.classifier import DISTILLATION
 from rmt_mm.utils.experiments import METHODS

@@ -8,6 +8,7 @@ import pytest
 from rmt_testing import REPO, load_tool
 
 from rmt_mm.utils.experiments import (PAPER_DATASETS, REPORTED,
+                                      REPORTED_METHODS,
                                       REPORTED_AVERAGE, metrics_path, run_dir,
                                       zero_shot_dir)
 
@@ -156,3 +157,30 @@ def test_collect_without_few_shot_runs_has_no_plot(tmp_path):
     assert 'plot' not in outputs
     with pytest.raises(FileNotFoundError, match='sweep.py'):
         collect.collect(str(tmp_path / 'out'), str(tmp_path / 'out2'))
+
+
+def test_methods_side_by_side(sweep_root, tmp_path):
+    coop = osp.join(sweep_root, 'coop')
+    for seed, value in ((1, 60.0), (2, 64.0)):
+        write(metrics_path(run_dir(coop, 'dtd', 16, seed)), value)
+    write(metrics_path(run_dir(osp.join(sweep_root, 'tip_adapter'), 'dtd',
+                               16, 1)), 66.0)
+    outputs = collect.collect(sweep_root, str(tmp_path / 'out'))
+    text = open(outputs['markdown']).read()
+    table = text[text.index('## Methods side by side'):]
+    rows = [line for line in table.splitlines() if line.startswith('| ')]
+    # measured mean ± std over seeds, the reported number beside it
+    assert '| CoOp | 16 | measured (ours) | 62.00 ± 2.00 (n=2) |' in table
+    assert (f'| CoOp | 16 | reported (paper) | '
+            f'{REPORTED_METHODS["coop"]["dtd"]:.2f} |') in table
+    assert '| Tip-Adapter | 16 | measured (ours) | 66.00 (n=1) |' in table
+    assert '| R-AMT | 16 | measured (ours) | 72.00 ± 1.63' in table
+    labels = [r.split(' | ')[0][2:] for r in rows[2:]]
+    assert labels.index('zero-shot CLIP') < labels.index('R-AMT') < \
+        labels.index('CoOp') < labels.index('Tip-Adapter')
+    # R-AMT's own table keeps only R-AMT runs.
+    assert '62.00' not in text[:text.index('## Methods side by side')]
+    assert osp.isfile(outputs['methods_plot'])
+    methods = [r['method'] for r in csv.DictReader(open(outputs['csv']))
+               if r['section'] == 'methods']
+    assert {'CoOp', 'Tip-Adapter', 'R-AMT', 'zero-shot CLIP'} <= set(methods)

@@ -66,9 +66,14 @@ def save_mask_file(path: str, masks: Dict[str, Tensor], meta: dict) -> int:
     return buffer.tell()
 
 
+#: State-dict prefixes of the classifier parts that other methods train
+#: (CoOp context, Tip-Adapter cache).
+TRAINED_PARTS = ('head.', 'adapter.')
+
+
 def checkpoint_kind(path: str) -> str:
     """Tells a mask file (``'masks'``) from a resume checkpoint
-    (``'resume'``) that holds mask scores.
+    (``'resume'``) that holds mask scores, a class head or an adapter.
 
     Raises:
         FileRefusedError: If ``path`` is unsafe, unreadable or neither.
@@ -77,11 +82,13 @@ def checkpoint_kind(path: str) -> str:
     if isinstance(payload, dict) and payload.get('format') == FORMAT:
         return 'masks'
     state = payload.get('state_dict', {}) if isinstance(payload, dict) else {}
-    if any('masks.scores.' in key for key in state):
+    if any('masks.scores.' in key or key.startswith(TRAINED_PARTS)
+           for key in state):
         return 'resume'
     raise FileRefusedError(
         f'{path!r} is neither an rmt_mm mask file (masks_*.pth) nor an '
-        'rmt_mm training checkpoint (epoch_*.pth) with mask scores.')
+        'rmt_mm training checkpoint (epoch_*.pth) with mask scores, a '
+        'class head or a cache adapter.')
 
 
 def load_mask_file(path: str) -> Tuple[Dict[str, Tensor], dict]:

@@ -113,3 +113,10 @@ def test_vitb16_paper_mask_file_size(tmp_path):
     assert entries == 28_901_376  # method.md section 2
     size = model.save_masks(str(tmp_path / 'vitb16.pth'))
     assert entries // 8 <= size <= 3.6 * 2**20
+
+
+def test_checkpoints_of_methods_without_masks_are_checkpoints(tmp_path):
+    for key in ('head.context', 'adapter.keys'):
+        path = str(tmp_path / 'epoch_1.pth')
+        torch.save({'state_dict': {key: torch.zeros(1)}, 'meta': {}}, path)
+        assert checkpoint_kind(path) == 'resume'

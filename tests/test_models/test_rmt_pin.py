@@ -12,13 +12,16 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 from rmt_testing import make_image_folder, write_tiny_config
 
+from rmt_mm.utils.launch import (apply_auto_scale_lr,
+                                 apply_global_batch_size, check_train_config)
+
 # sha256 over the score tensors (float32 bytes, model order) and over the
 # boolean keep-masks after a two-epoch tiny run, lambda 0.3 and 1.0.
 PINNED = {
-    0.3: ('afe281e98e1e3dffe2f7e334b65e6d63d193bfa7d7e070d8eddbe3de10e1016f',
-          '157c62a4f19a24cfd40a043da4ff99022dbe37decea3bfbcfc0bef79d7b84822'),
-    1.0: ('b0ae29d23ed776bcc10c907de4d6ab6ae22879934d09869b4d5fd571c0b76cff',
-          '99b3a74b0166e159aac64b1be2de29b6f35d95ebde9386869a4b38a50fde13bb'),
+    0.3: ('d29d35bcc76a01715e8a65f61169240ace8605186818dcfdbdebb4670874d65f',
+          '4d770622e32047d4aace51023e5080bdf4deac700210a85e83274f1f19717b7c'),
+    1.0: ('14fbfde39c7359f4ba7245b4dbf80797c4cd9137e37845c08c87033c77f0bf8e',
+          'df60aec2fbce243ab98b935e0e4acaabd1523c57188f63902bcde2c4bd2c48ea'),
 }
 
 
@@ -41,6 +44,10 @@ def short_run(tmp_path, lam: float):
     cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
     cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=-1)
     cfg.log_level = 'WARNING'
+    # What tools/train.py does in one process.
+    check_train_config(cfg)
+    apply_global_batch_size(cfg, 1)
+    apply_auto_scale_lr(cfg, 1)
     runner = Runner.from_cfg(cfg)
     runner.train()
     return runner.model

@@ -560,7 +560,7 @@ def measure_methods(args: argparse.Namespace) -> Dict:
                 results[f'{method}_step_s'] = statistics.median(time_calls(
                     step, args.device, args.repeats, args.warmup))
             model.eval()
-        set_random_masks(models[combo])
+        set_random_masks(models[combo].backbone)
         images, _ = make_batch(models[base], args)
         times = {m: [] for m in models}
         with torch.no_grad(), autocast(args):

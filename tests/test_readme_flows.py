@@ -52,7 +52,13 @@ NOT_RUN = (
     (r'--amp\b', 'mixed precision needs a GPU'),
     (r'^DATASETS=', 'a shell variable for the dataset sweeps below'),
     (r'--datasets\b', "CoOp's datasets cannot be downloaded offline"),
-    (r'collect_results\.py work_dirs/sweep$',
+    (r'miniature\.py table\b',
+     'the miniature table is a sweep of about 30 trainings (tens of '
+     'minutes); tests/test_miniature checks its figures on fixed runs'),
+    (r'demo\.py --methods|^make demo-methods\b',
+     'every method end to end on the digits (minutes); each method trains '
+     'and tests in tests/test_models and tests/test_tools/test_sweep.py'),
+    (r'collect_results\.py work_dirs/sweep\b',
      'collects the dataset sweeps, which cannot run offline; the demo '
      "sweep's collection runs"),
 )

@@ -31,6 +31,8 @@ SUBSTITUTIONS = (
      'work_dirs/demo_importance/mask_selection.json'),
     (r'work_dirs/(RUN|<run>)/', 'work_dirs/rmt_tiny_digits/'),
     (r'\bMASKS\b', 'work_dirs/rmt_tiny_digits/masks_final.pth'),
+    # A dataset folder ($DATA): the workspace's, which holds demo_output/data.
+    (r'--data-root /datasets\b', '--data-root demo_output'),
     # A local weight file: the demo's random CLIP.
     (r'/models/ViT-B-16\.pt', 'demo_output/tiny_clip_random.pt'),
     # Optional arguments shown in brackets: the command without them.

@@ -31,6 +31,9 @@ SUBSTITUTIONS = (
      'work_dirs/demo_importance/mask_selection.json'),
     (r'work_dirs/(RUN|<run>)/', 'work_dirs/rmt_tiny_digits/'),
     (r'\bMASKS\b', 'work_dirs/rmt_tiny_digits/masks_final.pth'),
+    # The digits demo's mask file: the demo config's run above.
+    (r'demo_output/work/digits/masks_final\.pth',
+     'work_dirs/rmt_tiny_digits/masks_final.pth'),
     # A dataset folder ($DATA): the workspace's, which holds demo_output/data.
     (r'--data-root /datasets\b', '--data-root demo_output'),
     # A local weight file: the demo's random CLIP.

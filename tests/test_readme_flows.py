@@ -36,6 +36,8 @@ SUBSTITUTIONS = (
      'work_dirs/rmt_tiny_digits/masks_final.pth'),
     # A dataset folder ($DATA): the workspace's, which holds demo_output/data.
     (r'--data-root /datasets\b', '--data-root demo_output'),
+    # An image of one's own: a folder of the demo's digits.
+    (r'\bphoto\.jpg\b', 'demo_output/data/test/seven'),
     # A local weight file: the demo's random CLIP.
     (r'/models/ViT-B-16\.pt', 'demo_output/tiny_clip_random.pt'),
     # Optional arguments shown in brackets: the command without them.
@@ -48,6 +50,10 @@ SUBSTITUTIONS = (
 #: (pattern, reason) of commands that cannot run here.
 NOT_RUN = (
     (r'^make test\b', 'is the test suite itself'),
+    (r'^pip install\b', 'installs packages; make test installs the [demo] '
+     'extra itself'),
+    (r'tools/app\.py\b', 'serves a web page until stopped; '
+     'tests/test_tools/test_app.py drives it in headless Chromium'),
     (r'^make demo\b', 'the 20-epoch demo; its steps (tools/train.py, '
      'test.py, visualize.py on the demo config) are the commands run here'),
     (r'dist_train\.sh|dist_test\.sh',

@@ -14,9 +14,9 @@ per-layer sparsity plot (tools/visualize.py), then a summary printed and
 written to ``<out>/summary.json``.
 
 ``--methods``: every method instead (zero-shot CLIP, R-AMT, CoOp,
-Tip-Adapter, Tip-Adapter-F and the combinations with R-AMT) through
-tools/sweep.py on the digits data with the random tiny CLIP (plus a val/
-split for Tip-Adapter's search), then the side-by-side table of
+Tip-Adapter, Tip-Adapter-F and the combinations with R-AMT, 16 shots, seed
+1) through tools/sweep.py on the world's task (the digits get a val/ split
+for Tip-Adapter's search), then the side-by-side table of
 tools/collect_results.py.
 """
 import argparse
@@ -33,12 +33,18 @@ import numpy as np
 from mmengine.config import Config
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-CONFIGS = {
+# Each world's dataset name and config template (tools/sweep.py's
+# --config-template).
+DATASETS = {'miniature': 'compositions', 'digits': 'digits'}
+TEMPLATES = {
     'miniature': osp.join('configs', 'miniature',
-                          'rmt_mini_compositions_16shot.py'),
-    'digits': osp.join('configs', 'demo', 'rmt_tiny_digits.py'),
+                          '{method}_mini_{dataset}_16shot.py'),
+    'digits': osp.join('configs', 'demo', '{method}_tiny_{dataset}.py'),
 }
-MINIATURE_TASK = 'compositions'
+CONFIGS = {
+    world: template.format(method='rmt', dataset=DATASETS[world])
+    for world, template in TEMPLATES.items()
+}
 DIGITS = ('zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven',
           'eight', 'nine')
 TRAIN_PER_CLASS = 100
@@ -119,17 +125,24 @@ def summarize(world: str, data: str, zero_shot: dict, tuned: dict,
     return summary
 
 
-def prepare(world: str, out: str) -> Tuple[str, str]:
+def prepare(world: str,
+            out: str,
+            val_per_class: int = 0) -> Tuple[str, str]:
     """Writes the world's data (and random weights) under ``out``.
+
+    Args:
+        world: The demo world.
+        out: Output folder.
+        val_per_class: Digits for a val/ split (the miniature task has one).
 
     Returns:
         The dataset folder and the CLIP weight file.
     """
     if world == 'miniature':
         from rmt_mm.miniature.tasks import write_task
-        print(f'==> miniature task {MINIATURE_TASK!r} under {out}/data',
+        print(f'==> miniature task {DATASETS[world]!r} under {out}/data',
               flush=True)
-        data = write_task(osp.join(out, 'data'), MINIATURE_TASK)
+        data = write_task(osp.join(out, 'data'), DATASETS[world])
         weights = Config.fromfile(osp.join(
             REPO, CONFIGS[world])).model.backbone.pretrained
         return data, osp.join(REPO, weights)
@@ -137,7 +150,7 @@ def prepare(world: str, out: str) -> Tuple[str, str]:
     if not osp.isdir(osp.join(data, 'test')):
         print(f'==> writing scikit-learn digits as PNGs to {data}',
               flush=True)
-        write_digits(data)
+        write_digits(data, val_per_class=val_per_class)
     weights = osp.join(out, 'tiny_clip_random.pt')
     write_random_clip(weights, osp.join(REPO, CONFIGS[world]))
     return data, weights
@@ -155,7 +168,7 @@ def main() -> None:
                         help='run every method side by side instead')
     args = parser.parse_args()
     if args.methods:
-        compare_methods(osp.join(REPO, args.out, 'methods'))
+        compare_methods(args.world, osp.join(REPO, args.out, 'methods'))
         return
     out = osp.join(REPO, args.out)
     work = osp.join(out, 'work', args.world)
@@ -211,29 +224,25 @@ def main() -> None:
     ]))
 
 
-def compare_methods(out: str) -> None:
-    """Every method on the digits (16 shots, seed 1), side by side."""
+def compare_methods(world: str, out: str) -> None:
+    """Every method on the world's task (16 shots, seed 1), side by side."""
     start = time.perf_counter()
-    data = osp.join(out, 'data')
-    if not osp.isdir(osp.join(data, 'val')):
-        print(f'==> writing scikit-learn digits (with val/) to {data}',
-              flush=True)
-        write_digits(data, val_per_class=20)
-    weights = osp.join(out, 'tiny_clip_random.pt')
-    write_random_clip(weights, osp.join(REPO, CONFIGS['digits']))
+    data, weights = prepare(world, out, val_per_class=20)
     options = [f'model.backbone.pretrained={weights}'] + [
         f'{loader}.dataset.data_root={data}'
         for loader in ('train_dataloader', 'val_dataloader',
                        'test_dataloader')]
-    run('every method', 'tools/sweep.py', '--datasets', 'digits',
-        '--config-template', 'configs/demo/{method}_tiny_{dataset}.py',
-        '--methods', 'all', '--shots', '16', '--seeds', '1', '--work-root',
+    run('every method', 'tools/sweep.py', '--datasets', DATASETS[world],
+        '--config-template', TEMPLATES[world], '--methods', 'all',
+        '--shots', '16', '--seeds', '1', '--work-root',
         osp.join(out, 'sweep'), '--fail-fast', '--cfg-options', *options)
     run('side-by-side table', 'tools/collect_results.py',
         osp.join(out, 'sweep'))
-    print(f'\nAll methods in {time.perf_counter() - start:.0f} s. A random '
-          'CLIP knows nothing: zero-shot is chance, and the table shows '
-          'what each method learns from 16 shots, not what it transfers.')
+    print(f'\nAll methods in {time.perf_counter() - start:.0f} s.')
+    if world == 'digits':
+        print('A random CLIP knows nothing: zero-shot is chance, and the '
+              'table shows what each method learns from 16 shots, not what '
+              'it transfers.')
 
 
 if __name__ == '__main__':

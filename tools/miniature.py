@@ -12,7 +12,6 @@ Examples::
 """
 import argparse
 import json
-import math
 import os
 import os.path as osp
 import subprocess
@@ -126,8 +125,10 @@ def miniature_table(root: str, task: str, seeds: Sequence[int]) -> str:
 
 
 def epochs_for(num_classes: int, shots: int, batch_size: int) -> int:
-    """Epochs that make about :data:`TRAIN_STEPS` optimiser steps."""
-    steps_per_epoch = math.ceil(num_classes * shots / batch_size)
+    """Epochs that make about :data:`TRAIN_STEPS` optimiser steps (complete
+    global batches only, as ``RMTGlobalBatchSampler`` trains)."""
+    from rmt_mm.datasets.samplers import updates_per_epoch
+    steps_per_epoch = updates_per_epoch(num_classes * shots, batch_size)
     return max(1, round(TRAIN_STEPS / steps_per_epoch))
 
 

@@ -50,3 +50,26 @@ def test_summary_has_the_figures_in_percent(tmp_path):
     assert (summary['zero_shot_top1'], summary['rmt_top1']) == (40.0, 65.5)
     assert summary['gain'] == 25.5
     assert summary['sparsity'] == 1.25
+
+
+def test_every_method_has_a_config_in_each_world():
+    """`demo.py --methods` finds a config for every method of the sweep, and
+    each one masks (or not) and adds the parts its method names."""
+    from mmengine.config import Config
+
+    from rmt_mm.utils.experiments import METHODS
+    for world, template in demo.TEMPLATES.items():
+        for method, spec in METHODS.items():
+            cfg = Config.fromfile(
+                os.path.join(demo.REPO, template.format(
+                    method=method, dataset=demo.DATASETS[world])))
+            model = cfg.model
+            assert (model.backbone.mask_targets is not None) == spec.masks
+            assert (model.get('regularizer', 'default') is not None
+                    ) == spec.masks, (world, method)
+            assert ('coop' in method) == (
+                model.get('head', {}).get('type') == 'RMTCoOpHead')
+            adapter = model.get('adapter') or {}
+            assert ('tip_adapter' in method) == bool(adapter)
+            assert adapter.get('fine_tune_keys', False) == (
+                'tip_adapter_f' in method)

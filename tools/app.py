@@ -11,7 +11,7 @@ import argparse
 import os
 import os.path as osp
 import sys
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from mmengine.config import DictAction
 
@@ -29,7 +29,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('config', help='the config the masks were trained '
                         'with')
-    parser.add_argument('masks', nargs='*', help='mask files, one task each')
+    parser.add_argument('masks', nargs='*', metavar='[NAME=]MASKS',
+                        help='mask files, one task each, named NAME or '
+                        'after the file')
     parser.add_argument('--examples', help='a folder of images to pick from '
                         '(the first image of each sub-folder)')
     parser.add_argument('--host', default='127.0.0.1')
@@ -40,15 +42,21 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def task_names(masks: Sequence[str]) -> List[str]:
-    """A readable, unique task name per mask file: its file name, with its
-    folder when two files share a name."""
-    stems = [osp.splitext(osp.basename(m))[0] for m in masks]
-    return [
-        stem if stems.count(stem) == 1 else
-        f'{osp.basename(osp.dirname(osp.abspath(m)))}/{stem}'
-        for stem, m in zip(stems, masks)
+def named_tasks(masks: Sequence[str]) -> List[Tuple[str, str]]:
+    """``(task name, mask file)`` per ``[NAME=]MASKS`` argument. Unnamed
+    files are called after their file name, with their folder when two
+    files share a name."""
+    pairs = [m.split('=', 1) if '=' in m else (None, m) for m in masks]
+    stems = [osp.splitext(osp.basename(path))[0] for _, path in pairs]
+    names = [
+        name or (stem if stems.count(stem) == 1 else
+                 f'{osp.basename(osp.dirname(osp.abspath(path)))}/{stem}')
+        for (name, path), stem in zip(pairs, stems)
     ]
+    if len(set(names)) < len(names):
+        raise ValueError(f'Two mask files have the same task name in '
+                         f'{list(masks)}; name them: NAME=MASKS.')
+    return [(name, path) for name, (_, path) in zip(names, pairs)]
 
 
 def example_images(folder: Optional[str], limit: int = 10) -> List[str]:
@@ -74,7 +82,7 @@ def build_server(config: str, masks: Sequence[str],
                  device: str = 'cpu') -> RMTTaskServer:
     """One CLIP with a task per mask file and the zero-shot task."""
     server = RMTTaskServer.from_config(config, cfg_options, device=device)
-    for name, path in zip(task_names(masks), masks):
+    for name, path in named_tasks(masks):
         server.add_task(name, path)
     server.add_task(ZERO_SHOT)
     return server

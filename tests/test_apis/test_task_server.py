@@ -1,6 +1,7 @@
 """RMTTaskServer: one CLIP, many tasks, results equal to single-task
 models bit for bit, and clear refusals."""
 import os
+import shutil
 
 import pytest
 import torch
@@ -114,6 +115,12 @@ def test_bad_requests_get_clear_errors_and_the_server_keeps_serving(
         str(tmp_path / 'other_masks.pth'), seed=0)
     with pytest.raises(ValueError, match='pretrained='):
         server.add_task('other', other_weights)
+    # The same weights copied elsewhere are the same source.
+    copy = shutil.copy(tiny['weights'], tmp_path / 'copy.pt')
+    server.add_task('copied', random_mask_file(
+        MaskedCLIP(arch=TINY_VIT, pretrained=str(copy)),
+        str(tmp_path / 'copied.pth'), seed=0))
+    server.remove_task('copied')
     bad = tmp_path / 'bad.png'
     bad.write_text('no image')
     with pytest.raises(ValueError, match='not a readable image'):

@@ -119,6 +119,10 @@ def test_bad_requests_show_a_message_and_the_server_keeps_serving(served):
 
 
 def test_task_names_stay_unique():
-    assert app.task_names(['a/masks_final.pth', 'b/masks_final.pth',
-                           'c/pets.pth']) == [
-        'a/masks_final', 'b/masks_final', 'pets']
+    assert app.named_tasks(['a/masks_final.pth', 'b/masks_final.pth',
+                            'c/pets.pth', 'cars=d/masks_final.pth']) == [
+        ('a/masks_final', 'a/masks_final.pth'),
+        ('b/masks_final', 'b/masks_final.pth'), ('pets', 'c/pets.pth'),
+        ('cars', 'd/masks_final.pth')]
+    with pytest.raises(ValueError, match='NAME=MASKS'):
+        app.named_tasks(['pets=a.pth', 'b/pets.pth'])

@@ -4,12 +4,17 @@ Reads mutmut's per-mutant verdicts and the equivalent mutants listed in
 docs/mutation_testing.md (lines ``- `MUTANT_NAME`: why``), prints the kill
 rate over all tested mutants and over the non-equivalent ones, and lists the
 survivors that are not known to be equivalent: each is a missing test.
+Survivors that change only the text of an error or log message are counted
+and listed apart from those that change what the code computes.
 """
+import ast
+import functools
 import os.path as osp
 import re
 import subprocess
 import sys
 from collections import Counter
+from typing import Optional
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DOC = osp.join(REPO, 'docs', 'mutation_testing.md')
@@ -17,6 +22,69 @@ DOC = osp.join(REPO, 'docs', 'mutation_testing.md')
 KILLED = ('killed', 'timeout')
 #: verdicts of mutants that were not run.
 NOT_RUN = ('not checked', 'skipped')
+#: Calls whose arguments are messages for people (logging and warnings).
+MESSAGE_CALLS = {'print_log', 'warn', 'print', 'debug', 'info', 'warning',
+                 'error'}
+MUTANTS = osp.join(REPO, 'mutants')
+
+
+class _MessageMasker(ast.NodeTransformer):
+    """Replaces every constant inside a ``raise`` or a message call by one
+    placeholder, so that two functions differing only in message text
+    compare equal."""
+
+    def __init__(self) -> None:
+        self.depth = 0
+
+    def _inside(self, node: ast.AST, is_message: bool) -> ast.AST:
+        self.depth += is_message
+        self.generic_visit(node)
+        self.depth -= is_message
+        return node
+
+    def visit_Raise(self, node: ast.Raise) -> ast.AST:
+        return self._inside(node, True)
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        name = getattr(node.func, 'attr', getattr(node.func, 'id', None))
+        return self._inside(node, name in MESSAGE_CALLS)
+
+    def visit_Constant(self, node: ast.Constant) -> ast.AST:
+        return ast.Constant('<message>') if self.depth else node
+
+
+@functools.lru_cache(maxsize=None)
+def _functions(path: str) -> dict:
+    """``{function name: def node}`` of a mutated source file."""
+    with open(path, encoding='utf-8') as f:
+        tree = ast.parse(f.read())
+    return {node.name: node for node in ast.walk(tree)
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
+
+
+def _without_messages(node: ast.AST) -> str:
+    node = _MessageMasker().visit(ast.parse(ast.unparse(node)))
+    node.body[0].name = 'f'
+    return ast.dump(node)
+
+
+def message_only(name: str, root: str = MUTANTS) -> Optional[bool]:
+    """Whether mutant ``name`` (``pkg.module.x_func__mutmut_3``) changes
+    only message text, from the mutated sources under ``root``; ``None``
+    when they cannot be read."""
+    match = re.match(r'^(.*)\.(x[_\u01c1].*)__mutmut_\d+$', name)
+    if not match:
+        return None
+    path = osp.join(root, *match.group(1).split('.')) + '.py'
+    try:
+        functions = _functions(path)
+    except (OSError, SyntaxError):
+        return None
+    mutant = functions.get(name.rsplit('.', 1)[1])
+    original = functions.get(f'{match.group(2)}__mutmut_orig')
+    if mutant is None or original is None:
+        return None
+    return _without_messages(mutant) == _without_messages(original)
 
 
 def verdicts() -> dict:
@@ -53,10 +121,19 @@ def main() -> int:
     print(f'kill rate without the {len(missed) - len(real)} known '
           f'equivalent mutants: {len(killed)}/{len(killed) + len(real)} = '
           f'{100 * len(killed) / (len(killed) + len(real)):.1f} %')
-    if real:
-        print('Survivors not known to be equivalent (see `mutmut show '
-              'NAME`):')
-        print('\n'.join(f'  {k}: {tested[k]}' for k in sorted(real)))
+    messages = [k for k in real if message_only(k)]
+    logic = [k for k in real if k not in messages]
+    print(f'kill rate of the mutants that change what the code computes '
+          f'(without the {len(messages)} that change only the text of an '
+          f'error or log message): {len(killed)}/{len(killed) + len(logic)}'
+          f' = {100 * len(killed) / max(1, len(killed) + len(logic)):.1f} %')
+    for title, names in (('Survivors that change what the code computes',
+                          logic),
+                         ('Survivors that change only message text',
+                          messages)):
+        if names:
+            print(f'{title} (see `mutmut show NAME`):')
+            print('\n'.join(f'  {k}: {tested[k]}' for k in sorted(names)))
     return 0
 
 

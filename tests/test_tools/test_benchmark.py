@@ -89,3 +89,21 @@ def test_task_server_mode_reports_every_figure(tmp_path):
     assert results['task_sparsity'] == pytest.approx(0.1, abs=0.01)
     assert results['settings']['tasks'] == 3
     assert run.stdout.count('PASS') + run.stdout.count('MISS') == 3
+
+
+def test_methods_mode_times_only_the_methods(tmp_path):
+    out = tmp_path / 'methods.json'
+    run = subprocess.run(
+        [sys.executable, osp.join(ROOT, 'tools', 'benchmark.py'),
+         '--mode', 'methods', '--arch-json', json.dumps(TINY_VIT),
+         '--batch-size', '2', '--repeats', '1', '--eval-repeats', '2',
+         '--threads', '1', '--json', str(out)],
+        capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert run.returncode == 0, run.stderr[-3000:]
+    results = json.loads(out.read_text())
+    assert set(results) == {'methods', 'settings'}
+    assert (results['settings']['mode'],
+            results['settings']['eval_repeats']) == ('methods', 2)
+    assert results['methods']['tip_adapter_f_rmt_over_tip_adapter_f_eval'] > 0
+    assert run.stdout.count('PASS') + run.stdout.count('MISS') == 4
+    assert 'R-AMT training step' not in run.stdout

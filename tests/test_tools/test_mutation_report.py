@@ -23,3 +23,40 @@ def test_kill_rate_subtracts_listed_equivalent_mutants(tmp_path, capsys,
     assert 'm.f__mutmut_4: survived' in out
     assert 'm.f__mutmut_5: no tests' in out
     assert 'm.f__mutmut_3' not in out.split('Survivors')[1]
+
+
+def test_survivors_changing_only_message_text_are_told_apart(tmp_path):
+    package = tmp_path / 'pkg'
+    package.mkdir()
+    (package / 'mod.py').write_text(
+        'def x_f__mutmut_orig(a):\n'
+        '    if a == "auto":\n'
+        '        raise ValueError(f"bad {a!r}: give a number")\n'
+        '    print_log("using " + a, logger="current")\n'
+        '    return a\n'
+        'def x_f__mutmut_1(a):\n'
+        '    if a == "auto":\n'
+        '        raise ValueError(f"XXbad {a!r}: give a numberXX")\n'
+        '    print_log("using " + a, logger="current")\n'
+        '    return a\n'
+        'def x_f__mutmut_2(a):\n'
+        '    if a == "XXautoXX":\n'
+        '        raise ValueError(f"bad {a!r}: give a number")\n'
+        '    print_log("using " + a, logger="current")\n'
+        '    return a\n'
+        'def x_f__mutmut_3(a):\n'
+        '    if a == "auto":\n'
+        '        raise ValueError(f"bad {a!r}: give a number")\n'
+        '    print_log("USING " + a, logger="current")\n'
+        '    return a\n'
+        'def x_f__mutmut_4(a):\n'
+        '    if a == "auto":\n'
+        '        raise ValueError(f"bad {a!r}: give a number")\n'
+        '    print_log("using " + a, logger="current")\n'
+        '    return None\n')
+    root = str(tmp_path)
+    assert report.message_only('pkg.mod.x_f__mutmut_1', root) is True
+    assert report.message_only('pkg.mod.x_f__mutmut_2', root) is False
+    assert report.message_only('pkg.mod.x_f__mutmut_3', root) is True
+    assert report.message_only('pkg.mod.x_f__mutmut_4', root) is False
+    assert report.message_only('pkg.gone.x_f__mutmut_1', root) is None

@@ -72,6 +72,37 @@ def test_order_is_new_every_epoch_and_that_of_default_sampler():
     assert list(default) == epoch0
 
 
+def test_later_epochs_draw_from_seed_plus_epoch():
+    epoch3, = ranks(70, 32, 1, epoch=3)
+    expected = torch.randperm(
+        70, generator=torch.Generator().manual_seed(7 + 3))[:64].tolist()
+    assert epoch3 == expected
+    default = DefaultSampler(list(range(70)), seed=7)
+    default.set_epoch(3)
+    assert epoch3 == list(default)[:64]
+
+
+def test_without_shuffle_the_complete_batches_come_in_order():
+    sampler = RMTGlobalBatchSampler(list(range(70)), global_batch_size=32,
+                                    shuffle=False, seed=7)
+    sampler.set_epoch(2)
+    assert list(sampler) == list(range(64))
+
+
+def test_one_image_reaches_every_process():
+    # One image, two processes: each gets it (padding by repetition).
+    assert ranks(1, 2, 2) == [[0], [0]]
+    # Three images over two processes: four places, one image twice.
+    first, second = ranks(3, 4, 2)
+    assert set(first + second) == {0, 1, 2}
+    assert len(first) == len(second) == 2
+
+
+def test_a_global_batch_of_one_is_an_update_per_image():
+    single, = ranks(5, 1, 1)
+    assert sorted(single) == list(range(5))
+
+
 def test_global_batch_is_required_and_must_split():
     with pytest.raises(ValueError, match='global_batch_size'):
         RMTGlobalBatchSampler(list(range(8)))

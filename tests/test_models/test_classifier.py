@@ -153,6 +153,18 @@ def test_predict_feeds_mmpretrain_accuracy(classifier):
     assert accuracy == pytest.approx(100 * expected.item())
 
 
+def test_predict_without_data_samples_makes_them(classifier):
+    classifier.eval()
+    images = torch.rand(4, 3, 32, 32)
+    with torch.no_grad():
+        outputs = classifier(images, mode='predict')
+        logits = classifier.logits(images)
+    assert len(outputs) == 4
+    for output, row in zip(outputs, logits):
+        assert output.pred_label.tolist() == [int(row.argmax())]
+        assert torch.allclose(output.pred_score, F.softmax(row, -1))
+
+
 def test_missing_classes_are_a_clear_error():
     model = RMTClassifier(backbone=dict(type='MaskedCLIP', arch=TINY_VIT))
     with pytest.raises(RuntimeError, match='RMTClassPromptHook'):

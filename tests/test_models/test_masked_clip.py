@@ -282,3 +282,15 @@ def test_a_score_exactly_at_the_threshold_is_dropped_everywhere(tmp_path):
     assert meta['sparsity'] == 20 / sum(s.numel()
                                         for _, s in model.masks.items())
     assert torch.equal(model.export_state_dict()[name], weight * kept)
+
+
+def test_score_defaults_are_the_papers_and_must_start_kept():
+    from rmt_mm.models.masks import MaskScores
+
+    # method.md section 3: alpha = 5e-3, scores initialised to 1e-2.
+    scores = MaskScores({'w': (2, 3)})
+    assert (scores.init, scores.threshold) == (1e-2, 5e-3)
+    assert torch.equal(scores['w'], torch.full((2, 3), 1e-2))
+    # An init at the threshold would drop every entry at step 0.
+    with pytest.raises(ValueError, match='above the threshold'):
+        MaskScores({'w': (2, 3)}, init=5e-3, threshold=5e-3)

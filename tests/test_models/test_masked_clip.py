@@ -294,3 +294,17 @@ def test_score_defaults_are_the_papers_and_must_start_kept():
     # An init at the threshold would drop every entry at step 0.
     with pytest.raises(ValueError, match='above the threshold'):
         MaskScores({'w': (2, 3)}, init=5e-3, threshold=5e-3)
+
+
+def test_a_checkpoint_with_another_selection_brings_its_targets():
+    # A ParameterSelector run saves other targets than the config's default;
+    # loading its state dict switches the model to them.
+    chosen = ['visual.transformer.resblocks.0.attn.out_proj.weight']
+    selected = MaskedCLIP(arch=TINY_VIT, mask_targets=chosen)
+    selected.masks.scores[chosen[0].replace('.', '__')].data[0] = 0
+    default = MaskedCLIP(arch=TINY_VIT)
+    assert default.mask_names != chosen
+    default.load_state_dict(selected.state_dict())
+    assert default.mask_names == chosen
+    assert torch.equal(default.hard_masks()[chosen[0]],
+                       selected.hard_masks()[chosen[0]])

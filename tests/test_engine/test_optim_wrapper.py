@@ -127,6 +127,19 @@ def test_accumulation_equals_one_big_batch(lam):
         assert torch.allclose(a, b, atol=1e-6)
 
 
+def test_a_single_masked_weight_trains_with_dropout():
+    # A selection of one weight (ParameterSelector with a small budget).
+    torch.manual_seed(0)
+    name = 'visual.transformer.resblocks.0.attn.out_proj.weight'
+    model = RMTClassifier(
+        backbone=dict(type='MaskedCLIP', arch=TINY_VIT, mask_targets=[name]),
+        classnames=('a', 'b', 'c')).train()
+    drop_some_weights(model)
+    before = scores(model)
+    step(model, wrapper_for(model, lam=1.0), *batch(4))
+    assert not torch.equal(scores(model)[0], before[0])
+
+
 def test_clipping_applies_to_the_dropped_gradient():
     model = make_model()
     wrapper = wrapper_for(model, lam=1.0, clip_grad=dict(max_norm=1e-3))

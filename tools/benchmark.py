@@ -858,27 +858,33 @@ def format_task_report(r: Dict) -> str:
     return '\n'.join(lines)
 
 
+def write_json(args: argparse.Namespace, results: Dict) -> None:
+    """Writes the figures to ``--json`` when it is given."""
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump(results, f, indent=2)
+
+
 def benchmark_methods(args: argparse.Namespace) -> Dict:
     """``--mode methods``: the comparison of ``--methods`` alone."""
     load_before = os.getloadavg()[0]
     results = dict(methods=measure_methods(args))
+    load_after = os.getloadavg()[0]
     results['settings'] = dict(
         mode='methods', arch=args.arch, batch_size=args.batch_size,
         repeats=args.repeats, eval_repeats=args.eval_repeats,
         warmup=args.warmup, dtype=args.dtype, amp=args.amp,
         device=args.device, threads=args.threads,
-        load_average=[load_before, os.getloadavg()[0]],
+        load_average=[load_before, load_after],
         torch=torch.__version__, rmt_mm=rmt_mm.__version__)
     arch = args.arch if isinstance(args.arch, str) else 'custom (JSON)'
     print(f'R-AMT methods benchmark: {arch}, batch {args.batch_size}, '
           f'{args.device} ({args.threads} threads), {args.repeats} timed '
           f'steps and {args.eval_repeats} timed evaluations per model\n'
           f'1-min load average before/after: {load_before:.1f} / '
-          f'{os.getloadavg()[0]:.1f}')
+          f'{load_after:.1f}')
     print(format_methods(results['methods']))
-    if args.json:
-        with open(args.json, 'w') as f:
-            json.dump(results, f, indent=2)
+    write_json(args, results)
     return results
 
 
@@ -896,9 +902,7 @@ def benchmark_task_server(args: argparse.Namespace) -> Dict:
         load_average=[load_before, os.getloadavg()[0]],
         torch=torch.__version__, rmt_mm=rmt_mm.__version__)
     print(format_task_report(results))
-    if args.json:
-        with open(args.json, 'w') as f:
-            json.dump(results, f, indent=2)
+    write_json(args, results)
     return results
 
 
@@ -957,9 +961,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict:
     print(format_report(results))
     if args.methods:
         print(format_methods(results['methods']))
-    if args.json:
-        with open(args.json, 'w') as f:
-            json.dump(results, f, indent=2)
+    write_json(args, results)
     return results
 
 

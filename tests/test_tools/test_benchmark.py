@@ -18,16 +18,22 @@ FIGURES = ('rmt_step_s', 'finetune_step_s', 'forward_s', 'rmt_peak_mb',
            'exported_over_openclip_eval', 'mask_save_load_s')
 
 
-def test_benchmark_reports_every_figure(tmp_path):
+def run_benchmark(tmp_path, *args: str):
+    """Runs tools/benchmark.py on the tiny model (one thread) and returns
+    the finished process and the figures of its --json file."""
     out = tmp_path / 'bench.json'
     run = subprocess.run(
         [sys.executable, osp.join(ROOT, 'tools', 'benchmark.py'),
-         '--arch-json', json.dumps(TINY_VIT), '--batch-size', '2',
-         '--repeats', '1', '--threads', '1', '--methods', '--json',
-         str(out)],
+         '--arch-json', json.dumps(TINY_VIT), '--threads', '1', *args,
+         '--json', str(out)],
         capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert run.returncode == 0, run.stderr[-3000:]
-    results = json.loads(out.read_text())
+    return run, json.loads(out.read_text())
+
+
+def test_benchmark_reports_every_figure(tmp_path):
+    run, results = run_benchmark(tmp_path, '--batch-size', '2',
+                                 '--repeats', '1', '--methods')
     for key in FIGURES:
         assert isinstance(results[key], (int, float)), key
         assert results[key] > 0, key
@@ -66,15 +72,9 @@ def test_arch_json_from_file_and_default_threads(tmp_path):
 
 
 def test_task_server_mode_reports_every_figure(tmp_path):
-    out = tmp_path / 'tasks.json'
-    run = subprocess.run(
-        [sys.executable, osp.join(ROOT, 'tools', 'benchmark.py'),
-         '--mode', 'tasks', '--arch-json', json.dumps(TINY_VIT),
-         '--tasks', '3', '--requests', '3', '--batch-size', '2',
-         '--repeats', '1', '--threads', '1', '--json', str(out)],
-        capture_output=True, text=True, timeout=300, cwd=ROOT)
-    assert run.returncode == 0, run.stderr[-3000:]
-    results = json.loads(out.read_text())
+    run, results = run_benchmark(tmp_path, '--mode', 'tasks', '--tasks',
+                                 '3', '--requests', '3', '--batch-size', '2',
+                                 '--repeats', '1')
     for key in ('server_startup_s', 'separate_models_startup_s',
                 'forward_s', 'switch_s', 'switch_cold_s', 'task_text_mib',
                 'single_stream_s', 'alternating_stream_s'):
@@ -92,15 +92,9 @@ def test_task_server_mode_reports_every_figure(tmp_path):
 
 
 def test_methods_mode_times_only_the_methods(tmp_path):
-    out = tmp_path / 'methods.json'
-    run = subprocess.run(
-        [sys.executable, osp.join(ROOT, 'tools', 'benchmark.py'),
-         '--mode', 'methods', '--arch-json', json.dumps(TINY_VIT),
-         '--batch-size', '2', '--repeats', '1', '--eval-repeats', '2',
-         '--threads', '1', '--json', str(out)],
-        capture_output=True, text=True, timeout=300, cwd=ROOT)
-    assert run.returncode == 0, run.stderr[-3000:]
-    results = json.loads(out.read_text())
+    run, results = run_benchmark(tmp_path, '--mode', 'methods',
+                                 '--batch-size', '2', '--repeats', '1',
+                                 '--eval-repeats', '2')
     assert set(results) == {'methods', 'settings'}
     assert (results['settings']['mode'],
             results['settings']['eval_repeats']) == ('methods', 2)

@@ -33,7 +33,7 @@ class _StraightThroughMask(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_output: Tensor):
         weight, = ctx.saved_tensors
-        return None, (grad_output * weight).to(grad_output.dtype), None
+        return None, grad_output * weight, None
 
 
 def masked_weight(weight: Tensor, scores: Tensor, threshold: float) -> Tensor:

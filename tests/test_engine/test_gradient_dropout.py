@@ -93,3 +93,18 @@ def test_keep_rule_epsilon_matters_for_tiny_gradients(g, r, without_epsilon):
 def test_lambda_outside_unit_interval_is_rejected(lam):
     with pytest.raises(ValueError, match=r'lambda must be a number in \[0, 1\]'):
         gradient_dropout(torch.ones(2), torch.ones(2), lam)
+
+
+def test_bf16_gradients_draw_bf16_uniforms():
+    """Scores trained in bf16 (``--dtype bf16``) get their draws in bf16
+    from the generator, so every process and a resumed run draw the same
+    numbers as a bf16 run before them, and the result stays bf16."""
+    torch.manual_seed(0)
+    g = torch.randn(3, 1000).bfloat16()
+    r = torch.randn(3, 1000).bfloat16()
+    uniform = torch.rand(g.shape, generator=torch.Generator().manual_seed(7),
+                         dtype=torch.bfloat16)
+    keep_prob = (1 + torch.sign(g) * (g + r) / (g.abs() + r.abs() + 1e-8)) / 2
+    out = gradient_dropout(g, r, 1.0, torch.Generator().manual_seed(7))
+    assert out.dtype == torch.bfloat16
+    assert torch.equal(out, g * (keep_prob > uniform))

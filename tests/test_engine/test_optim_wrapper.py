@@ -219,3 +219,80 @@ def test_amp_wrapper_scales_both_gradients_consistently():
     assert wrapper.loss_scaler.get_scale() == 1024.
     for a, b in zip(scores(plain), scores(amp)):
         assert torch.equal(a, b)
+
+
+def test_the_last_incomplete_accumulation_updates_too():
+    # 4 iterations with accumulative_counts=3: one update after the third
+    # and one after the fourth (mmengine's last-iterations rule).
+    model = make_model()
+    wrapper = wrapper_for(model, lam=1.0, accumulative_counts=3)
+    wrapper.initialize_count_status(model, 0, 4)
+    for i in range(4):
+        step(model, wrapper, *batch(2, seed=i))
+        assert wrapper.num_updates == (i + 1) // 3 + (i == 3)
+
+
+def test_default_lambda_is_one():
+    # method.md: lambda 1 drops every conflicting entry with its
+    # probability; configs that give no lam get that.
+    assert wrapper_for(make_model()).lam == 1.0
+
+
+def test_gradients_are_averaged_over_processes(monkeypatch):
+    """Two processes: the update steps with the mean of both processes'
+    gradients (``all_reduce`` faked: the other process's gradients are
+    ``other``)."""
+    import rmt_mm.engine.grad_dropout as grad_dropout
+    images, samples = batch(4)
+    here, there, single = make_model(), make_model(), make_model()
+    for model in (here, there, single):
+        torch.manual_seed(5)
+        drop_some_weights(model)
+    # What the other process would send: its own task and distillation
+    # gradients on the second half of the batch.
+    recorded = []
+    monkeypatch.setattr(grad_dropout.GradDropoutOptimWrapper, '_global_mean',
+                        staticmethod(lambda grads: recorded.append(
+                            [g.clone() for g in grads]) or grads))
+    step(there, wrapper_for(there, lam=1.0, seed=3), images[2:], samples[2:])
+    other = torch.cat([g.reshape(-1) for g in recorded[0]])
+    monkeypatch.undo()
+
+    def fake_all_reduce(flat, op):
+        assert op == 'mean'
+        flat.add_(other).div_(2)
+
+    monkeypatch.setattr(grad_dropout, 'get_world_size', lambda: 2)
+    monkeypatch.setattr(grad_dropout, 'all_reduce', fake_all_reduce)
+    step(here, wrapper_for(here, lam=1.0, seed=3), images[:2], samples[:2])
+    monkeypatch.undo()
+    # One process, the whole batch: the mean of the two halves' losses.
+    step(single, wrapper_for(single, lam=1.0, seed=3), images, samples)
+    for a, b in zip(scores(here), scores(single)):
+        assert torch.allclose(a, b, atol=1e-6)
+
+
+def test_a_wrapped_model_is_unwrapped():
+    # DDP and DataParallel hand the optim wrapper the wrapper; the
+    # regularisation loss lives on the model inside.
+    model = make_model()
+    drop_some_weights(model)
+    wrapper = wrapper_for(model, lam=1.0)
+    before = scores(model)
+    parallel = torch.nn.DataParallel(model)
+    with wrapper.optim_context(parallel):
+        losses = model.loss(*batch(2))
+        wrapper.update_params(losses['loss_ce'] + losses['loss_sparsity'])
+    assert not all(torch.equal(a, b) for a, b in zip(scores(model), before))
+
+
+def test_no_dropout_statistic_without_dropout():
+    from mmengine.logging import MessageHub
+    hub = MessageHub.get_instance('test_no_dropout_statistic')
+    for lam, logged in ((0.0, False), (1.0, True)):
+        model = make_model()
+        wrapper = wrapper_for(model, lam=lam)
+        wrapper.message_hub = hub
+        hub.log_scalars.pop('train/grad_dropped', None)
+        step(model, wrapper, *batch(2))
+        assert ('train/grad_dropped' in hub.log_scalars) == logged

@@ -10,6 +10,8 @@ import pytest
 from rmt_testing import REPO as ROOT
 from rmt_testing import TINY_VIT, load_tool
 
+from rmt_mm.models import MaskedCLIP
+
 FIGURES = ('rmt_step_s', 'finetune_step_s', 'forward_s', 'rmt_peak_mb',
            'finetune_peak_mb', 'eval_masked_ips', 'eval_exported_ips',
            'eval_openclip_ips', 'mask_save_s', 'mask_load_s',
@@ -50,7 +52,7 @@ def test_benchmark_reports_every_figure(tmp_path):
         assert methods[f'{method}_over_rmt_step'] > 0, method
     for method in ('zero_shot', 'coop', 'tip_adapter', 'tip_adapter_f_rmt'):
         assert methods[f'{method}_over_rmt_eval'] > 0, method
-    assert methods['coop_rmt_over_coop_eval'] > 0
+    assert methods['coop_rmt_over_coop']['same_operations']
     assert 'CoOp + R-AMT / CoOp' in run.stdout
     # Every target is printed with its verdict.
     assert run.stdout.count('PASS') + run.stdout.count('MISS') == len(
@@ -94,10 +96,40 @@ def test_task_server_mode_reports_every_figure(tmp_path):
 def test_methods_mode_times_only_the_methods(tmp_path):
     run, results = run_benchmark(tmp_path, '--mode', 'methods',
                                  '--batch-size', '2', '--repeats', '1',
-                                 '--eval-repeats', '2')
+                                 '--eval-repeats', '2', '--eval-builds', '3')
     assert set(results) == {'methods', 'settings'}
-    assert (results['settings']['mode'],
-            results['settings']['eval_repeats']) == ('methods', 2)
-    assert results['methods']['tip_adapter_f_rmt_over_tip_adapter_f_eval'] > 0
+    settings = results['settings']
+    assert (settings['mode'], settings['eval_repeats'],
+            settings['eval_builds']) == ('methods', 2, 3)
+    compared = results['methods']['tip_adapter_f_rmt_over_tip_adapter_f']
+    assert len(compared['ratios']) == 3
+    assert compared['ratio'] == sorted(compared['ratios'])[1]
+    assert results['methods']['zero_shot_over_zero_shot']['same_operations']
     assert run.stdout.count('PASS') + run.stdout.count('MISS') == 4
+    assert '(control)' in run.stdout
     assert 'R-AMT training step' not in run.stdout
+
+
+@pytest.mark.parametrize('base, combo', [('zero_shot', 'rmt'),
+                                         ('coop', 'coop_rmt'),
+                                         ('tip_adapter_f',
+                                          'tip_adapter_f_rmt')])
+def test_folded_combination_runs_its_base_methods_operations(
+        base, combo, monkeypatch):
+    benchmark = load_tool('benchmark')
+    args = benchmark.parse_args(['--arch-json', json.dumps(TINY_VIT),
+                                 '--batch-size', '2'])
+    images, _ = benchmark.make_batch(benchmark.build_method(base, args), args)
+    base_ops = benchmark.evaluation_operations(
+        benchmark.build_for_evaluation(base, args), images)
+    combination = benchmark.build_for_evaluation(combo, args)
+    assert benchmark.evaluation_operations(combination, images) == base_ops
+    # Masks applied again on every forward (no folding) are seen.
+    fold = MaskedCLIP.effective_weights
+
+    def refold(self):
+        self._folded_key = None
+        return fold(self)
+
+    monkeypatch.setattr(MaskedCLIP, 'effective_weights', refold)
+    assert benchmark.evaluation_operations(combination, images) != base_ops

@@ -8,12 +8,16 @@ from unittest import mock
 
 import pytest
 import torch
+from mmengine.config import Config
 from rmt_testing import TINY_VIT
 
 from rmt_mm.datasets import RMTGlobalBatchSampler
 from rmt_mm.engine import GradDropoutOptimWrapper, gradient_dropout
 from rmt_mm.models import RMTClassifier
+from rmt_mm.models.masked_clip import _pad_names
 from rmt_mm.models.masks import MaskScores
+from rmt_mm.utils import FileRefusedError, checkpoint_kind
+from rmt_mm.utils.recipe import set_shots_and_seed
 
 
 def message_of(error: type, fn, *args, **kwargs) -> str:
@@ -88,3 +92,27 @@ def test_mask_scores():
     assert message_of(ValueError, scores.set_hard_masks,
                       {'w': torch.ones(3, 2, dtype=torch.bool)}) == (
         "Mask for 'w' has shape (3, 2), the model expects (2, 3).")
+
+
+def test_long_name_lists_are_cut():
+    # Errors that list candidate weight names show at most `limit`.
+    assert _pad_names(['a', 'b', 'c'], 2) == 'a\n  b\n  ...'
+    assert _pad_names(['a', 'b'], 2) == 'a\n  b'
+
+
+def test_run_switches():
+    cfg = Config(dict(train_dataloader=dict(dataset=dict(type='FewShotDTD'))))
+    assert message_of(ValueError, set_shots_and_seed, cfg, shots=0) == (
+        '--shots must be positive, got 0.')
+    assert message_of(ValueError, set_shots_and_seed, cfg,
+                      data_root='/data') == (
+        "--data-root: the dataset 'FewShotDTD' has no data_root to move.")
+
+
+def test_file_that_is_no_checkpoint(tmp_path):
+    path = str(tmp_path / 'weights.pt')
+    torch.save({'visual.conv1.weight': torch.zeros(1)}, path)
+    assert message_of(FileRefusedError, checkpoint_kind, path) == (
+        f'{path!r} is neither an rmt_mm mask file (masks_*.pth) nor an '
+        'rmt_mm training checkpoint (epoch_*.pth) with mask scores, a class '
+        'head or a cache adapter.')

@@ -661,9 +661,10 @@ def measure_methods(args: argparse.Namespace) -> Dict:
         if model.backbone.has_masks:
             set_random_masks(model.backbone)
         with torch.no_grad(), autocast(args):
-            results[f'{method}_eval_ips'] = args.batch_size / statistics.median(
-                time_calls(lambda: model.predict(images), args.device,
-                           args.repeats, args.warmup))
+            seconds = statistics.median(time_calls(
+                lambda: model.predict(images), args.device, args.repeats,
+                args.warmup))
+        results[f'{method}_eval_ips'] = args.batch_size / seconds
     for method in METHODS:
         if method != 'rmt' and f'{method}_step_s' in results:
             results[f'{method}_over_rmt_step'] = (
@@ -699,8 +700,9 @@ def format_methods(r: Dict) -> str:
             verdict = ('PASS' if c['same_operations']
                        and c['ratio'] >= COMBINATION_BOUND else 'MISS')
         each = ' '.join(f'{x:.3f}' for x in c['ratios'])
-        lines.append(f'  {label:<52}{"yes" if c["same_operations"] else "NO":>4}'
-                     f'{c["ratio"]:>7.3f}  ({each})  {verdict}')
+        same = 'yes' if c['same_operations'] else 'NO'
+        lines.append(f'  {label:<52}{same:>4}{c["ratio"]:>7.3f}  ({each})  '
+                     f'{verdict}')
     return '\n'.join(lines)
 
 

@@ -38,7 +38,7 @@ PAPER = 'paper'
 MaskTargets = Optional[Union[str, Sequence[str]]]
 
 
-def _pad_names(names: Sequence[str], limit: int = 12) -> str:
+def _pad_names(names: Sequence[str], limit: int) -> str:
     shown = list(names[:limit])
     return '\n  '.join(shown) + ('\n  ...' if len(names) > limit else '')
 

@@ -65,4 +65,11 @@ def test_templates_can_be_overridden(tmp_path):
     root = make_tree(tmp_path, 'FewShotDTD')
     dataset = build('FewShotDTD', root, templates=['{} pattern.', 'a {}.'])
     assert dataset.metainfo['templates'] == ('{} pattern.', 'a {}.')
-    assert 'Shots per class' in repr(dataset)
+    described = repr(dataset).splitlines()
+    for line in (f'Data root: \t{dataset.data_root}',
+                 f'Split: \t{dataset.split}',
+                 f'Shots per class: \t{dataset.num_shots}',
+                 f'Seed: \t{dataset.seed}',
+                 f'Classes subset: \t{dataset.subsample}',
+                 "Templates: \t('{} pattern.', 'a {}.')"):
+        assert '    ' + line in described

@@ -2,11 +2,14 @@
 import json
 import math
 import random
+import re
 import warnings
 
 import pytest
 
 from fewshot_fakes import JSON_SPECS, build, make_tree, relative_items
+
+from rmt_mm.datasets.fewshot import scan_dir
 
 
 def coop_reference(split_file, num_shots, seed):
@@ -100,18 +103,31 @@ def test_unwritable_cache_warns_and_still_draws(tmp_path):
     root = make_tree(tmp_path, 'FewShotDTD')
     # A file where the cache folder should be: works even for root.
     (root / 'split_fewshot').write_text('')
-    with pytest.warns(UserWarning, match='cannot write the few-shot cache'):
+    with pytest.warns(UserWarning) as records:
         dataset = build('FewShotDTD', root, num_shots=1, seed=1)
     assert len(dataset) == 4
+    cache_file = re.escape(str(root / 'split_fewshot' / 'shot_1-seed_1.json'))
+    assert re.fullmatch(
+        f'FewShotDTD: cannot write the few-shot cache {cache_file}'
+        r' \(.+\); the subset is drawn again on every run \(same seed, same '
+        r'subset\)\. Pass cache_dir=\.\.\. to keep it\.',
+        str(records[0].message))
 
 
 def test_stale_cache_is_an_error(tmp_path):
     root = make_tree(tmp_path, 'FewShotDTD')
     cache_file = root / 'split_fewshot' / 'shot_1-seed_1.json'
     cache_file.parent.mkdir()
-    cache_file.write_text(json.dumps({'train': ['gone/x.jpg'], 'val': []}))
-    with pytest.raises(ValueError, match='Delete it'):
-        build('FewShotDTD', root, num_shots=1, seed=1)
+    for content, problem in (
+            ({'train': ['gone/x.jpg'], 'val': []},
+             "lists 1 image(s) outside the 'train' split, e.g. gone/x.jpg"),
+            ({'val': []}, "has no 'train' list")):
+        cache_file.write_text(json.dumps(content))
+        with pytest.raises(ValueError) as info:
+            build('FewShotDTD', root, num_shots=1, seed=1)
+        assert str(info.value) == (
+            f'FewShotDTD: the few-shot cache {cache_file} {problem}; it was '
+            'written for other data. Delete it to draw the subset again.')
 
 
 def test_small_classes_warn_once_naming_them(tmp_path):
@@ -121,8 +137,18 @@ def test_small_classes_warn_once_naming_them(tmp_path):
     messages = [str(r.message) for r in records]
     assert len(messages) == 1
     # Train counts are 6, 5, 3, 7: 'blotchy' and 'braided' are short.
-    assert 'blotchy, braided' in messages[0]
+    assert messages[0] == (
+        'FewShotDTD: 2 class(es) have fewer than 6 train images and keep all '
+        'they have: blotchy, braided.')
     assert len(train) == 6 + 5 + 3 + 6
+    # At most ten are named.
+    for count, named in ((10, 'c0, c1, c2, c3, c4, c5, c6, c7, c8, c9'),
+                         (11, 'c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, ...')):
+        with pytest.warns(UserWarning) as records:
+            train._warn_small_classes([f'c{i}' for i in range(count)], [])
+        assert str(records[0].message) == (
+            f'FewShotDTD: {count} class(es) have fewer than 6 train images '
+            f'and keep all they have: {named}.')
     with warnings.catch_warnings():
         warnings.simplefilter('error')
         build('FewShotDTD', root, num_shots=3, seed=1)
@@ -155,3 +181,12 @@ def test_all_images_when_num_shots_is_minus_one(tmp_path):
     root = make_tree(tmp_path, 'FewShotDTD')
     assert len(build('FewShotDTD', root, num_shots=-1)) == 6 + 5 + 3 + 7
     assert not (root / 'split_fewshot').exists()
+
+
+def test_folder_listing_skips_hidden_entries_and_separates_folders(tmp_path):
+    for name in ('b', 'a', '.ipynb_checkpoints'):
+        (tmp_path / name).mkdir()
+    for name in ('notes.txt', '.DS_Store'):
+        (tmp_path / name).write_text('')
+    assert scan_dir(str(tmp_path), dirs=True) == ['a', 'b']
+    assert scan_dir(str(tmp_path), dirs=False) == ['notes.txt']

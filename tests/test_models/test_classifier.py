@@ -169,3 +169,40 @@ def test_missing_classes_are_a_clear_error():
     model = RMTClassifier(backbone=dict(type='MaskedCLIP', arch=TINY_VIT))
     with pytest.raises(RuntimeError, match='RMTClassPromptHook'):
         model(torch.rand(1, 3, 32, 32), mode='tensor')
+
+
+def test_forward_modes(classifier):
+    images = torch.rand(2, 3, 32, 32)
+    samples = [DataSample().set_gt_label(k) for k in (0, 1)]
+    logits = classifier.logits(images)
+    assert torch.equal(classifier(images), logits)  # 'tensor' by default
+    assert set(classifier(images, samples, mode='loss')) >= {'loss_ce'}
+    predicted = classifier(images, mode='predict')
+    assert [int(p.pred_label) for p in predicted] == \
+        logits.argmax(dim=1).tolist()
+    with pytest.raises(RuntimeError) as info:
+        classifier(images, mode='train')
+    assert str(info.value) == 'Invalid mode "train".'
+
+
+def test_checkpoints_leave_out_the_frozen_clip_and_load_strictly():
+    def build(seed):
+        torch.manual_seed(seed)
+        return RMTClassifier(
+            backbone=dict(type='MaskedCLIP', arch=TINY_VIT),
+            head=dict(type='RMTCoOpHead', num_context=2), classnames=CLASSES)
+
+    state = build(0).state_dict()
+    assert not any('.clip.' in k for k in state)
+    assert any('backbone.masks.scores.' in k for k in state)
+    other = build(1)
+    other.load_state_dict(state)  # strict: the frozen CLIP is not missing
+    assert torch.equal(other.head.context, state['head.context'])
+    # Other missing weights are still reported.
+    del state['head.context']
+    with pytest.raises(RuntimeError, match='Missing key.*head.context'):
+        other.load_state_dict(state)
+    # A state without any scores keeps the model's mask selection.
+    names = other.backbone.mask_names
+    other.load_state_dict({}, strict=False)
+    assert other.backbone.mask_names == names

@@ -120,3 +120,22 @@ def test_checkpoints_of_methods_without_masks_are_checkpoints(tmp_path):
         path = str(tmp_path / 'epoch_1.pth')
         torch.save({'state_dict': {key: torch.zeros(1)}, 'meta': {}}, path)
         assert checkpoint_kind(path) == 'resume'
+
+
+def test_checkpoint_kind_reads_every_kind_of_checkpoint(tmp_path):
+    path = str(tmp_path / 'epoch_1.pth')
+    scores = {'backbone.masks.scores.visual__proj': torch.ones(1)}
+    torch.save({'state_dict': scores, 'meta': {}}, path)
+    assert checkpoint_kind(path) == 'resume'
+    # The pre-zip format cannot be memory-mapped; it is read whole.
+    torch.save({'state_dict': scores, 'meta': {}}, path,
+               _use_new_zipfile_serialization=False)
+    assert checkpoint_kind(path) == 'resume'
+    # Weights without scores, a head or an adapter, and files that are not
+    # a dict, are neither.
+    for payload in ({'state_dict': {'backbone.clip.visual.proj':
+                                    torch.ones(1)}}, [torch.ones(1)],
+                    torch.ones(1)):
+        torch.save(payload, path)
+        with pytest.raises(ValueError, match='neither an rmt_mm mask file'):
+            checkpoint_kind(path)

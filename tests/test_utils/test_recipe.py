@@ -14,7 +14,9 @@ from rmt_mm.engine.hooks import learning_budget_hook
 from rmt_mm.engine.hooks.learning_budget_hook import (RMTLearningBudgetHook,
                                                       scheduled_lr_sum)
 from rmt_mm.utils.launch import check_train_config
-from rmt_mm.utils.recipe import low_shot_epochs, resolve_lam
+from rmt_mm.utils.recipe import (apply_low_shot_recipe, flip_distance,
+                                 low_shot_epochs, resolve_lam,
+                                 set_shots_and_seed, train_set_size)
 
 DTD = f'{REPO}/configs/rmt/rmt_vitb16_dtd_16shot.py'
 COSINE = [dict(type='CosineAnnealingLR', by_epoch=True, eta_min=0.)]
@@ -174,3 +176,125 @@ def test_lambda_auto_outside_the_tools_is_a_clear_error():
     optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1)
     with pytest.raises(ValueError, match="'auto' is resolved"):
         GradDropoutOptimWrapper(optimizer=optimizer, lam='auto')
+
+
+def test_flip_distance_reads_the_backbones_init_and_threshold():
+    backbone = dict(type='MaskedCLIP', score_init=0.02, threshold=0.004)
+    assert flip_distance(Config(dict(model=dict(backbone=backbone)))) == \
+        pytest.approx(0.016)
+    # MaskedCLIP's defaults (the paper's 1e-2 and 5e-3) where not set.
+    for cfg in (dict(), dict(model=dict(type='RMTClassifier')),
+                dict(model=dict(backbone=dict(type='MaskedCLIP')))):
+        assert flip_distance(Config(cfg)) == pytest.approx(5e-3)
+
+
+@pytest.mark.parametrize('lr,updates,distance,min_epochs',
+                         [(1e-3, 1, 1.6e-3, 1), (1e-3, 3, 5e-3, 1),
+                          (8e-5, 5, 5e-3, 2), (2e-4, 2, 7.3e-3, 40)])
+def test_low_shot_epochs_are_the_fewest_that_reach_the_margin(
+        lr, updates, distance, min_epochs):
+    margin = 2.0 * distance
+    expected = next(e for e in range(min_epochs, 10_000)
+                    if cosine_sum(lr, e, updates) >= margin - 1e-12)
+    assert low_shot_epochs(lr, updates, distance, min_epochs) == expected
+
+
+def test_train_set_size_from_classes_and_shots_or_by_counting(monkeypatch):
+    import mmpretrain.registry
+    built = []
+    monkeypatch.setattr(mmpretrain.registry.DATASETS, 'build',
+                        lambda cfg: built.append(cfg) or list(range(7)))
+
+    def size(dataset, top=None, model=None):
+        return train_set_size(Config(dict(
+            data_preprocessor=top, model=model or dict(),
+            train_dataloader=dict(dataset=dataset))))
+
+    four_shots = dict(type='FewShotDTD', num_shots=4)
+    assert size(four_shots, top=dict(num_classes=10)) == 40
+    assert size(four_shots, model=dict(
+        data_preprocessor=dict(num_classes=10))) == 40
+    assert not built
+    # Counted when the config cannot tell: no class count, every image, a
+    # class subset, or no shots given.
+    assert size(four_shots) == 7
+    assert size(dict(type='FewShotDTD', num_shots=-1),
+                top=dict(num_classes=10)) == 7
+    assert size(dict(four_shots, subsample='base'),
+                top=dict(num_classes=10)) == 7
+    assert size(dict(type='FewShotDTD'), top=dict(num_classes=10)) == 7
+    assert len(built) == 4
+    assert built[0] == dict(four_shots, pipeline=[], lazy_init=False)
+
+
+def test_seed_switch_keeps_the_other_randomness_settings():
+    cfg = Config(dict(randomness=dict(seed=0, deterministic=True)))
+    set_shots_and_seed(cfg, seed=3)
+    assert cfg.randomness == dict(seed=3, deterministic=True)
+    cfg = Config(dict())
+    set_shots_and_seed(cfg, seed=3)
+    assert cfg.randomness == dict(seed=3)
+
+
+def logged_lines(monkeypatch, fn, cfg) -> list:
+    """What ``fn(cfg)`` logs through the recipe's ``print_log``."""
+    from rmt_mm.utils import recipe
+    lines = []
+    monkeypatch.setattr(recipe, 'print_log',
+                        lambda msg, logger=None: lines.append((msg, logger)))
+    fn(cfg)
+    return lines
+
+
+@pytest.mark.parametrize('dataset,lam,said', [
+    (dict(type='FewShotDTD', num_shots=4, subsample='base'), 1.0,
+     'dtd, 4 shots, base-to-new'),
+    (dict(type='FewShotDTD', num_shots=16), 0.3, 'dtd, 16 shots'),
+    (dict(type='FewShotDTD', num_shots=16, subsample='all'), 0.3,
+     'dtd, 16 shots'),
+    (dict(type='FewShotImageNet'), 1.0, 'imagenet, all shots'),
+    (dict(type='MyFolders', num_shots=16), 0.3, 'MyFolders, 16 shots'),
+])
+def test_lambda_auto_is_resolved_and_logged(monkeypatch, dataset, lam, said):
+    cfg = Config(dict(optim_wrapper=dict(lam='auto'),
+                      train_dataloader=dict(dataset=dataset)))
+    lines = logged_lines(monkeypatch, resolve_lam, cfg)
+    assert cfg.optim_wrapper.lam == lam
+    assert lines == [(f"Gradient dropout lambda 'auto' -> {lam} ({said}; "
+                      'method.md section 5).', 'current')]
+
+
+def low_shot_cfg(**dataset) -> Config:
+    """DTD's 47 classes, 4 images per process and 32 per update, at the
+    paper's lr, score init and threshold."""
+    return Config(dict(
+        global_batch_size=32, data_preprocessor=dict(num_classes=47),
+        model=dict(backbone=dict(type='MaskedCLIP')),
+        optim_wrapper=dict(optimizer=dict(type='AdamW', lr=8e-5)),
+        train_cfg=dict(by_epoch=True, max_epochs=30, val_interval=1),
+        train_dataloader=dict(batch_size=4, dataset=dict(
+            type='FewShotDTD', **dataset))))
+
+
+def test_low_shot_recipe_counts_global_batches_and_logs_its_sum(monkeypatch):
+    cfg = low_shot_cfg(num_shots=1)
+    lines = logged_lines(monkeypatch, apply_low_shot_recipe, cfg)
+    # 47 images make one update of 32: 249 epochs (see above).
+    assert (cfg.train_cfg.max_epochs, cfg.train_cfg.val_interval) == (249, 249)
+    assert lines == [('Low-shot recipe (1 shots): 1 update(s) per epoch at '
+                      'lr 8e-05 -> 249 epochs, learning rates summing to '
+                      '1.00e-02.', 'current')]
+    cfg = low_shot_cfg(num_shots=2)
+    del cfg.train_cfg.val_interval
+    logged_lines(monkeypatch, apply_low_shot_recipe, cfg)
+    assert cfg.train_cfg.max_epochs == 124 and 'val_interval' not in \
+        cfg.train_cfg
+
+
+@pytest.mark.parametrize('dataset', [dict(), dict(num_shots=16),
+                                     dict(num_shots=-1)])
+def test_no_low_shot_recipe_from_16_shots_or_every_image(monkeypatch,
+                                                         dataset):
+    cfg = low_shot_cfg(**dataset)
+    assert logged_lines(monkeypatch, apply_low_shot_recipe, cfg) == []
+    assert (cfg.train_cfg.max_epochs, cfg.train_cfg.val_interval) == (30, 1)

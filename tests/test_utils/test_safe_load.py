@@ -1,6 +1,7 @@
 """Fault injection on the files rmt_mm reads: code-running pickles,
 corrupted, truncated, empty and foreign files, masks on other weights."""
 import os.path as osp
+import re
 
 import pytest
 import torch
@@ -83,6 +84,12 @@ def _write(path: str, data: bytes) -> str:
     with open(path, 'wb') as f:
         f.write(data)
     return path
+
+
+def _write_torch(path, obj, **kwargs) -> bytes:
+    torch.save(obj, str(path), **kwargs)
+    with open(path, 'rb') as f:
+        return f.read()
 
 
 def _bad_files(tmp_path, good: str):
@@ -265,3 +272,25 @@ def test_checksum_sees_values_dtypes_and_order():
         assert content_checksum(other) != content_checksum(base)
     with pytest.raises(TypeError, match='/b/0 holds a builtins.object'):
         content_checksum({'b': [object()]})
+
+
+def test_the_refusal_says_why_the_file_cannot_be_read(tmp_path):
+    def reason(data: bytes) -> str:
+        path = _write(str(tmp_path / 'file.pth'), data)
+        with pytest.raises(FileRefusedError) as e:
+            safe_load(path)
+        return str(e.value).split(' cannot be read (')[1].split('): it ')[0]
+
+    state = {'w': torch.arange(40_000.)}  # a zip of about 160 KiB
+    zipped = _write_torch(tmp_path / 'zip.pth', state)
+    legacy = _write_torch(tmp_path / 'legacy.pth', state,
+                          _use_new_zipfile_serialization=False)
+    assert reason(b'hello\n' * 50) == 'it does not start like a PyTorch file'
+    assert reason(zipped[:len(zipped) // 2]) == 'it ends early'
+    assert reason(legacy[:10]) == 'it ends early'  # EOFError
+    assert reason(legacy[:len(legacy) // 2]).startswith(
+        'RuntimeError: unexpected EOF')
+    # Complete (its end record is there) but with a record header broken:
+    # the loader's own error, its type and first line.
+    broken = zipped[:4] + b'\0' * 200 + zipped[204:]
+    assert re.fullmatch(r'[A-Za-z]+Error: .{1,120}', reason(broken))

@@ -4,6 +4,8 @@ Users read these to fix their configs, so they are reviewed text: a change
 to one must change this file too (and mutation testing counts a changed
 message as a mistake no test would otherwise see).
 """
+import json
+import logging
 from unittest import mock
 
 import pytest
@@ -116,3 +118,101 @@ def test_file_that_is_no_checkpoint(tmp_path):
         f'{path!r} is neither an rmt_mm mask file (masks_*.pth) nor an '
         'rmt_mm training checkpoint (epoch_*.pth) with mask scores, a class '
         'head or a cache adapter.')
+
+
+def test_mask_files_that_do_not_fit(tmp_path, monkeypatch):
+    import rmt_mm.models.masked_clip as masked_clip
+    from rmt_testing import save_random_weights
+
+    from rmt_mm.models import MaskedCLIP
+    from rmt_mm.utils import load_mask_file
+    from rmt_mm.utils.mask_file import READABLE_VERSIONS
+    weights = save_random_weights(TINY_VIT, str(tmp_path / 'clip.pt'))
+    model = MaskedCLIP(arch=TINY_VIT, pretrained=weights)
+    path = str(tmp_path / 'masks.pth')
+    model.save_masks(path)
+    masks, meta = load_mask_file(path)
+    logged = []
+    monkeypatch.setattr(masked_clip, 'print_log',
+                        lambda msg, logger, level: logged.append(
+                            (msg, logger, level)))
+
+    assert message_of(ValueError, model.check_mask_file, masks,
+                      dict(meta, arch='ViT-L-14'), path) == (
+        f"Mask file {path!r} was trained on arch='ViT-L-14' but this model "
+        f'is arch={model.arch!r}. Evaluate it with the config it was '
+        'trained with.')
+    assert message_of(ValueError, model.check_mask_file,
+                      {'visual.nothing': torch.ones(2, dtype=torch.bool)},
+                      meta, path) == (
+        f"Mask file {path!r} masks 'visual.nothing' with shape (2,), which "
+        'this model does not have (its maskable weights: '
+        f'{model.candidate_names()[:6]} ...).')
+
+    model.check_mask_file(masks, dict(meta, weights_fingerprint=None), path)
+    assert logged == [(
+        f'Mask file {path!r} records no fingerprint of its weights (written '
+        'before rmt_mm recorded one): cannot check that it belongs to these '
+        'weights.', 'current', logging.WARNING)]
+
+    torch.manual_seed(1)
+    other = MaskedCLIP(arch=TINY_VIT)
+    wrong = (
+        f"Mask file {path!r} was learned on other weights than this model's "
+        f'(file: pretrained={weights!r}, this model: pretrained=None; the '
+        'fingerprints of the masked weights differ; random weights follow '
+        'randomness.seed), so its masks would cut the wrong entries.')
+    assert message_of(FileRefusedError, other.load_masks, path) == (
+        f'{wrong} Load the weights it was learned on, or pass '
+        '--allow-other-weights (tools/test.py, tools/export.py) to apply it '
+        'anyway.')
+    with pytest.raises(FileRefusedError):
+        other.check_mask_file(masks, meta, path)
+    logged.clear()
+    other.load_masks(path, allow_other_weights=True)
+    assert logged == [(f'{wrong} Applied anyway (allow_other_weights).',
+                       'current', logging.WARNING)]
+
+    torch.save([1, 2], path)
+    assert message_of(FileRefusedError, load_mask_file, path) == (
+        f'{path!r} is not an rmt_mm mask file (masks_*.pth written by '
+        'RMTMaskFileHook or tools/train.py).')
+    torch.save(dict(format='rmt_mm.masks', version=99), path)
+    assert message_of(FileRefusedError, load_mask_file, path) == (
+        f'{path!r} has mask file version 99; this rmt_mm reads versions '
+        f'{READABLE_VERSIONS}.')
+
+
+def test_damaged_mask_files(tmp_path):
+    from rmt_mm.models import MaskedCLIP
+    from rmt_mm.utils import load_mask_file
+    path = str(tmp_path / 'masks.pth')
+    MaskedCLIP(arch=TINY_VIT).save_masks(path)
+    payload = torch.load(path, weights_only=True)
+    torch.save(dict(payload, checksum='0' * 64), path)
+    assert message_of(FileRefusedError, load_mask_file, path) == (
+        f'{path!r} is corrupted: its checksum does not match its bits and '
+        'metadata, which changed after it was written. Copy it again from '
+        'where it came from, or use another mask file of the run '
+        '(masks_epoch_N.pth).')
+    del payload['masks']
+    torch.save(payload, path)
+    assert message_of(FileRefusedError, load_mask_file, path) == (
+        f"{path!r} is a damaged mask file (KeyError: 'masks'). Copy it again "
+        'from where it came from.')
+
+
+def test_coop_split_files(tmp_path):
+    from rmt_mm.datasets.fewshot import read_coop_split_file
+    path = tmp_path / 'split_zhou_Fake.json'
+
+    def message(train):
+        path.write_text(json.dumps(dict(train=train, val=[], test=[])))
+        return message_of(ValueError, read_coop_split_file, str(path))
+
+    assert message([['a.jpg', 0, 'cat'], ['b.jpg', 0, 'dog']]) == (
+        f"{path}: label 0 is named both 'cat' and 'dog'.")
+    assert message([['a.jpg', 0, 'c0']] + [[f'{k}.jpg', k, f'c{k}']
+                                           for k in range(100, 111)]) == (
+        f'{path}: labels must be 0..n-1; the labels '
+        '[1, 2, 3, 4, 5, 6, 7, 8, 9, 10] have no item.')

@@ -56,6 +56,9 @@ def test_select_top_by_count_and_budget():
     sizes = dict(a=10, b=100, c=5)
     assert select_top(scores, sizes, top_k=2, param_budget=None) == ['a', 'b']
     assert select_top(scores, sizes, top_k=None, param_budget=20) == ['a', 'c']
+    # By score, not by name.
+    scores = dict(a=1.0, b=3.0, c=2.0)
+    assert select_top(scores, sizes, top_k=2, param_budget=None) == ['b', 'c']
 
 
 def test_a_group_exactly_at_the_budget_fits():
@@ -118,6 +121,11 @@ def test_importance_selection(tmp_path):
     held = runner.optim_wrapper.optimizer.param_groups[0]['params']
     assert [id(p) for p in held] == [id(s) for _, s in backbone.masks.items()]
     # Mask files must tell evaluation that the data chose the selection.
+    assert {k: v for k, v in record.items()
+            if k not in ('groups', 'selected_names')} == dict(
+                mode='importance', patterns=None,
+                measure='mean |dL/dW * W| per entry (zero-shot CE)',
+                num_batches=2, top_k=2, param_budget=None)
     assert backbone.selection['mode'] == 'importance'
     assert backbone.selection['top_k'] == 2
 
@@ -143,3 +151,17 @@ def test_bad_arguments():
         ParameterSelector(mode='random')
     with pytest.raises(ValueError, match='exactly one of'):
         ParameterSelector(mode='importance')
+
+
+def test_a_budget_below_every_group_is_a_clear_error(tmp_path):
+    runner = make_runner(tmp_path)
+    groups = candidate_groups(runner.model.backbone.candidate_names())
+    params = dict(runner.model.backbone.clip.named_parameters())
+    smallest = min(sum(params[n].numel() for n in names)
+                   for names in groups.values())
+    with pytest.raises(ValueError) as info:
+        ParameterSelector(mode='importance', num_batches=1,
+                          param_budget=smallest - 1).before_run(runner)
+    assert str(info.value) == (
+        f'param_budget={smallest - 1} is smaller than every candidate group '
+        f'(smallest: {smallest} entries).')

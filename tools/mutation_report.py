@@ -103,6 +103,25 @@ def equivalent_mutants(path: str) -> set:
         return set(re.findall(r'^- `([^`]+__mutmut_\d+)`', f.read(), re.M))
 
 
+def module_rates(results: dict, equivalent: set) -> list:
+    """Per module (``pkg.module`` of each mutant name): mutants tested, not
+    run, killed and known equivalent, and the kill rate of the tested
+    non-equivalent ones."""
+    rows = {}
+    for name, verdict in results.items():
+        row = rows.setdefault(name.rsplit('.', 1)[0], dict.fromkeys(
+            ('tested', 'not run', 'killed', 'equivalent'), 0))
+        if verdict in NOT_RUN:
+            row['not run'] += 1
+            continue
+        row['tested'] += 1
+        row['killed'] += verdict in KILLED
+        row['equivalent'] += verdict not in KILLED and name in equivalent
+    return [dict(module=module, **row, rate=100 * row['killed'] / max(
+        1, row['tested'] - row['equivalent'])) for module, row in
+            sorted(rows.items())]
+
+
 def main() -> int:
     results = verdicts()
     equivalent = equivalent_mutants(DOC)
@@ -121,6 +140,12 @@ def main() -> int:
     print(f'kill rate without the {len(missed) - len(real)} known '
           f'equivalent mutants: {len(killed)}/{len(killed) + len(real)} = '
           f'{100 * len(killed) / (len(killed) + len(real)):.1f} %')
+    print(f"{'module':<40}{'tested':>8}{'not run':>9}{'killed':>8}"
+          f"{'equiv.':>8}{'kill rate':>11}")
+    for row in module_rates(results, equivalent):
+        print(f"{row['module']:<40}{row['tested']:>8}{row['not run']:>9}"
+              f"{row['killed']:>8}{row['equivalent']:>8}{row['rate']:>10.1f}"
+              '%')
     messages = [k for k in real if message_only(k)]
     logic = [k for k in real if k not in messages]
     print(f'kill rate of the mutants that change what the code computes '

@@ -80,6 +80,8 @@ def test_importance_budget_equal_to_the_best_group_keeps_it(tmp_path):
                       param_budget=best['params']).before_run(runner)
     assert (runner.model.backbone.mask_names ==
             first.model.backbone.mask_names)
+    record = json.load(open(tmp_path / 'mask_selection.json'))
+    assert (record['top_k'], record['param_budget']) == (None, best['params'])
 
 
 def test_importance_selection(tmp_path):

@@ -66,8 +66,14 @@ def test_only_the_context_trains(coop):
 
 def test_fixed_names_must_be_the_datasets(coop):
     coop.set_dataset_classes(CLASSES, ['{}.'])  # the same names: fine
-    with pytest.raises(ValueError, match='Remove `classnames`'):
+    with pytest.raises(ValueError) as info:
         coop.set_dataset_classes(('dog', 'cat', 'bird'), ['{}.'])
+    assert str(info.value) == (
+        "RMTCoOpHead was given fixed classnames ['cat', 'Golden_Retriever', "
+        "'red eared slider turtle']... that differ from the dataset's "
+        "['dog', 'cat', 'bird']...; its context is trained on the dataset's "
+        'labels. Remove `classnames` from the model config (the dataset '
+        "gives them) or give exactly the dataset's names in its order.")
 
 
 def test_too_long_prompt_is_a_clear_error():

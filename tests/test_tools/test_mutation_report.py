@@ -23,6 +23,12 @@ def test_kill_rate_subtracts_listed_equivalent_mutants(tmp_path, capsys,
     assert 'm.f__mutmut_4: survived' in out
     assert 'm.f__mutmut_5: no tests' in out
     assert 'm.f__mutmut_3' not in out.split('Survivors')[1]
+    # Per module: 5 tested, 1 not run, 2 killed, 1 equivalent: 2/4.
+    row, = report.module_rates(report.verdicts(), {'m.f__mutmut_3'})
+    assert row == dict(module='m', tested=5, killed=2, equivalent=1,
+                       rate=50.0, **{'not run': 1})
+    assert 'm' + ' ' * 39 + '       5        1       2       1      50.0%' \
+        in out
 
 
 def test_survivors_changing_only_message_text_are_told_apart(tmp_path):

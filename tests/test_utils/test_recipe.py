@@ -223,7 +223,9 @@ def test_train_set_size_from_classes_and_shots_or_by_counting(monkeypatch):
     assert size(dict(four_shots, subsample='base'),
                 top=dict(num_classes=10)) == 7
     assert size(dict(type='FewShotDTD'), top=dict(num_classes=10)) == 7
-    assert len(built) == 4
+    assert size(dict(type='FewShotDTD', num_shots=0),
+                top=dict(num_classes=10)) == 7
+    assert len(built) == 5
     assert built[0] == dict(four_shots, pipeline=[], lazy_init=False)
 
 
@@ -286,13 +288,16 @@ def test_low_shot_recipe_counts_global_batches_and_logs_its_sum(monkeypatch):
                       '1.00e-02.', 'current')]
     cfg = low_shot_cfg(num_shots=2)
     del cfg.train_cfg.val_interval
-    logged_lines(monkeypatch, apply_low_shot_recipe, cfg)
+    lines = logged_lines(monkeypatch, apply_low_shot_recipe, cfg)
     assert cfg.train_cfg.max_epochs == 124 and 'val_interval' not in \
         cfg.train_cfg
+    # 94 images, 2 updates: 8e-5 x 2 x 125 / 2.
+    assert lines[0][0].endswith('2 update(s) per epoch at lr 8e-05 -> 124 '
+                                'epochs, learning rates summing to 1.00e-02.')
 
 
 @pytest.mark.parametrize('dataset', [dict(), dict(num_shots=16),
-                                     dict(num_shots=-1)])
+                                     dict(num_shots=-1), dict(num_shots=0)])
 def test_no_low_shot_recipe_from_16_shots_or_every_image(monkeypatch,
                                                          dataset):
     cfg = low_shot_cfg(**dataset)

@@ -1,5 +1,6 @@
 """Fault injection on the files rmt_mm reads: code-running pickles,
 corrupted, truncated, empty and foreign files, masks on other weights."""
+import logging
 import os.path as osp
 import re
 
@@ -16,6 +17,7 @@ from rmt_mm.utils import (FileRefusedError, checkpoint_kind,
 from rmt_mm.utils import mask_file as mask_file_module
 from rmt_mm.utils import resume_checkpoint
 from rmt_mm.utils.mask_file import FORMAT
+from rmt_mm.utils.safe_load import _why_unreadable
 from rmt_mm.utils.resume_checkpoint import (INTEGRITY_KEY,
                                             load_resume_checkpoint,
                                             to_plain_checkpoint)
@@ -170,15 +172,23 @@ def warnings(monkeypatch):
 
 
 def test_mask_file_without_checksum_loads_with_a_warning(tmp_path,
-                                                         mask_file, warnings):
+                                                         mask_file,
+                                                         monkeypatch):
     payload = torch.load(mask_file[0], weights_only=True)
     old = dict(format=FORMAT, version=1, meta=payload['meta'],
                masks=payload['masks'])
     path = str(tmp_path / 'v1.pth')
     torch.save(old, path)
+    logged = []
+    monkeypatch.setattr(mask_file_module, 'print_log',
+                        lambda msg, logger, level: logged.append(
+                            (msg, logger, level)))
     masks, _ = load_mask_file(path)
     assert set(masks) == set(payload['masks'])
-    assert any('before checksums' in m for m in warnings)
+    assert logged == [(
+        f'{path!r} is a mask file from before checksums (version 1): it '
+        'cannot prove that it is intact. Mask files written by this rmt_mm '
+        'carry one.', 'current', logging.WARNING)]
 
 
 def test_masks_refuse_other_weights_unless_allowed(tmp_path, mask_file):
@@ -291,6 +301,9 @@ def test_the_refusal_says_why_the_file_cannot_be_read(tmp_path):
     assert reason(legacy[:len(legacy) // 2]).startswith(
         'RuntimeError: unexpected EOF')
     # Complete (its end record is there) but with a record header broken:
-    # the loader's own error, its type and first line.
+    # the loader's own error, its type and first line (empty if it has no
+    # text).
     broken = zipped[:4] + b'\0' * 200 + zipped[204:]
     assert re.fullmatch(r'[A-Za-z]+Error: .{1,120}', reason(broken))
+    path = _write(str(tmp_path / 'zip.pth'), zipped)
+    assert _why_unreadable(path, ValueError('')) == 'ValueError: '

@@ -83,3 +83,16 @@ def test_too_long_prompt_is_a_clear_error():
                           mask_targets=None),
             head=dict(type='RMTCoOpHead', num_context=12), regularizer=None,
             classnames=('a very long class name indeed',))
+
+
+def test_fixed_names_error_shows_five_names_of_each():
+    names = tuple(f'c{i}' for i in range(7))
+    model = RMTClassifier(
+        backbone=dict(type='MaskedCLIP', arch=TINY_VIT, mask_targets=None),
+        head=dict(type='RMTCoOpHead', num_context=M), regularizer=None,
+        classnames=names)
+    with pytest.raises(ValueError) as info:
+        model.set_dataset_classes(names[::-1], ['{}.'])
+    assert ("classnames ['c0', 'c1', 'c2', 'c3', 'c4']... that differ from "
+            "the dataset's ['c6', 'c5', 'c4', 'c3', 'c2']...;"
+            in str(info.value))

@@ -6,6 +6,7 @@ message as a mistake no test would otherwise see).
 """
 import json
 import logging
+import re
 from unittest import mock
 
 import pytest
@@ -216,3 +217,37 @@ def test_coop_split_files(tmp_path):
                                            for k in range(100, 111)]) == (
         f'{path}: labels must be 0..n-1; the labels '
         '[1, 2, 3, 4, 5, 6, 7, 8, 9, 10] have no item.')
+
+
+def test_files_refused_by_safe_loading(tmp_path):
+    import argparse
+
+    from rmt_mm.utils import content_checksum, safe_load
+    path = str(tmp_path / 'file.pth')
+    assert message_of(FileNotFoundError, safe_load, path) == (
+        f'{path!r} does not exist.')
+    open(path, 'wb').close()
+    assert message_of(FileRefusedError, safe_load, path) == (
+        f'{path!r} is empty (0 bytes), e.g. from an interrupted copy: copy '
+        'or download it again.')
+    with open(path, 'wb') as f:
+        f.write(b'x')
+    assert message_of(FileRefusedError, safe_load, path) == (
+        f'{path!r} cannot be read (it does not start like a PyTorch file): '
+        'it is truncated, corrupted or not a PyTorch file. Copy it again or '
+        'use another file.')
+    torch.save({'args': argparse.Namespace(lr=1)}, path)
+    assert re.fullmatch(
+        re.escape(f'Refused to load {path!r}: it asks to import the Python '
+                  'object ') + r"'[\w.]*Namespace'" + re.escape(
+                      ', which could run code; rmt_mm reads only tensors and '
+                      'plain data. Do not use this file unless you made it '
+                      'yourself.'),
+        message_of(FileRefusedError, safe_load, path))
+    # What a checksum cannot cover, named by where it sits.
+    assert message_of(TypeError, content_checksum, object()) == (
+        '/ holds a builtins.object; files rmt_mm writes hold only tensors '
+        'and plain data (dict, list, tuple, str, numbers).')
+    assert message_of(TypeError, content_checksum,
+                      {'meta': [1, object()]}).startswith(
+        '/meta/1 holds a builtins.object;')

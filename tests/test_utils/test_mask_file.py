@@ -139,3 +139,14 @@ def test_checkpoint_kind_reads_every_kind_of_checkpoint(tmp_path):
         torch.save(payload, path)
         with pytest.raises(ValueError, match='neither an rmt_mm mask file'):
             checkpoint_kind(path)
+
+
+def test_masks_of_any_shape_round_trip_and_are_named_in_the_meta(tmp_path):
+    from rmt_mm.utils.mask_file import pack_mask, unpack_mask
+    mask = torch.rand(3, 5) > 0.5  # rows that do not fill whole bytes
+    assert torch.equal(unpack_mask(pack_mask(mask), (3, 5)), mask)
+    path = str(tmp_path / 'masks.pth')
+    save_mask_file(path, {'b.weight': mask, 'a.weight': ~mask}, {})
+    masks, meta = load_mask_file(path)
+    assert meta['mask_names'] == ['b.weight', 'a.weight']
+    assert torch.equal(masks['b.weight'], mask)

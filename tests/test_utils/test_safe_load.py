@@ -307,3 +307,16 @@ def test_the_refusal_says_why_the_file_cannot_be_read(tmp_path):
     assert re.fullmatch(r'[A-Za-z]+Error: .{1,120}', reason(broken))
     path = _write(str(tmp_path / 'zip.pth'), zipped)
     assert _why_unreadable(path, ValueError('')) == 'ValueError: '
+
+
+def test_safe_loading_never_depends_on_torchs_default(tmp_path, monkeypatch):
+    # torch < 2.6 loaded with weights_only=False by default: the safe
+    # unpickler must be asked for, on the CPU unless told otherwise.
+    path = str(tmp_path / 'state.pth')
+    torch.save({'w': torch.ones(2)}, path)
+    calls, load = [], torch.load
+    monkeypatch.setattr(torch, 'load', lambda *a, **k: calls.append(k) or
+                        load(*a, **k))
+    safe_load(path)
+    assert calls[0]['weights_only'] is True
+    assert calls[0]['map_location'] == 'cpu'

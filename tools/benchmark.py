@@ -51,10 +51,10 @@ from typing import Callable, Dict, List, Optional, Sequence
 import mmpretrain.models  # noqa: F401  (registry imports, once, pre-fork)
 import torch
 import torch.nn.functional as F
-from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils._pytree import tree_leaves
 from mmengine.optim import OptimWrapper
 from mmpretrain.structures import DataSample
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_leaves
 
 import rmt_mm  # noqa: F401  (registers components, applies shims)
 from rmt_mm.apis import RMTTaskServer
@@ -626,16 +626,16 @@ def compare_evaluation(base: str, combo: str,
     """Folded-mask evaluation of ``combo`` against ``base``: whether both
     run the same operations, and the images/s ratio of each of
     ``--eval-builds`` fresh builds of the two models and their median."""
-    images, _ = make_batch(build_method(base, args), args)
-    same = (evaluation_operations(build_for_evaluation(base, args), images)
-            == evaluation_operations(build_for_evaluation(combo, args),
-                                     images))
-    ratios = []
+    same, ratios = None, []
     for _ in range(args.eval_builds):
         # Fresh allocations each time: on a shared CPU where the weights of
-        # a build land changes its speed by a few per cent.
+        # a build land changes its speed by several per cent.
         models = {'base': build_for_evaluation(base, args),
                   'combo': build_for_evaluation(combo, args)}
+        if same is None:
+            images, _ = make_batch(models['base'], args)
+            same = (evaluation_operations(models['base'], images) ==
+                    evaluation_operations(models['combo'], images))
         seconds = fastest_evaluations(models, args)
         ratios.append(seconds['base'] / seconds['combo'])
         del models

@@ -130,9 +130,9 @@ def apply_low_shot_recipe(cfg: Config) -> None:
         cfg.train_cfg.val_interval = epochs
 
 
-def dataset_name(dataset_type: str) -> str:
+def dataset_name(dataset_type: Optional[str]) -> Optional[str]:
     """The paper's dataset name for a dataset type (the type itself for
-    datasets outside the paper)."""
+    datasets outside the paper or without a type)."""
     names = {kind: name for name, kind in DATASET_TYPES.items()}
     return names.get(dataset_type, dataset_type)
 
@@ -144,7 +144,7 @@ def resolve_lam(cfg: Config) -> None:
     if wrapper.get('lam') != AUTO:
         return
     dataset = cfg.train_dataloader.dataset
-    name = dataset_name(dataset.get('type', ''))
+    name = dataset_name(dataset.get('type'))
     shots = dataset.get('num_shots', -1)
     base_to_new = dataset.get('subsample', 'all') != 'all'
     wrapper.lam = gdr_lambda(name, shots, base_to_new)

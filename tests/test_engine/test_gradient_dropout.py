@@ -108,3 +108,12 @@ def test_bf16_gradients_draw_bf16_uniforms():
     out = gradient_dropout(g, r, 1.0, torch.Generator().manual_seed(7))
     assert out.dtype == torch.bfloat16
     assert torch.equal(out, g * (keep_prob > uniform))
+
+
+def test_draws_are_made_on_the_gradients_device():
+    """The uniforms are drawn where the gradients live, so a GPU run draws
+    on the GPU instead of on the host. Tensors on the ``meta`` device stand
+    in for an accelerator here: a draw on the CPU cannot meet them."""
+    g = torch.empty(3, 4, device='meta')
+    out = gradient_dropout(g, torch.empty_like(g), 0.5)
+    assert out.device.type == 'meta' and out.shape == g.shape

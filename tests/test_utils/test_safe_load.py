@@ -3,6 +3,7 @@ corrupted, truncated, empty and foreign files, masks on other weights."""
 import logging
 import os.path as osp
 import re
+from pathlib import PurePosixPath
 
 import pytest
 import torch
@@ -282,6 +283,9 @@ def test_checksum_sees_values_dtypes_and_order():
         assert content_checksum(other) != content_checksum(base)
     with pytest.raises(TypeError, match='/b/0 holds a builtins.object'):
         content_checksum({'b': [object()]})
+    module = re.escape(PurePosixPath.__module__)  # pathlib._local on 3.13
+    with pytest.raises(TypeError, match=f'^/ holds a {module}.PurePosixPath;'):
+        content_checksum(PurePosixPath('mask.pth'))
 
 
 def test_the_refusal_says_why_the_file_cannot_be_read(tmp_path):

@@ -29,7 +29,8 @@ def message_of(error: type, fn, *args, **kwargs) -> str:
     return str(info.value)
 
 
-def wrapper_for(model, lam: float = 1.0) -> GradDropoutOptimWrapper:
+def wrapper_over_every_parameter(model,
+                                 lam: float = 1.0) -> GradDropoutOptimWrapper:
     return GradDropoutOptimWrapper(
         optimizer=torch.optim.SGD(model.parameters(), lr=1.0), lam=lam)
 
@@ -51,18 +52,18 @@ def test_optim_wrapper_without_its_model_or_regulariser():
         backbone=dict(type='MaskedCLIP', arch=TINY_VIT),
         classnames=('a', 'b'), regularizer=None)
     loss = sum(p.sum() for p in model.parameters() if p.requires_grad)
-    assert message_of(RuntimeError, wrapper_for(model).update_params,
-                      loss) == (
+    wrapper = wrapper_over_every_parameter(model)
+    assert message_of(RuntimeError, wrapper.update_params, loss) == (
         'GradDropoutOptimWrapper.update_params must run inside '
         "optim_wrapper.optim_context(model), as mmengine's train_step does.")
-    wrapper = wrapper_for(model, lam=0.5)
+    wrapper = wrapper_over_every_parameter(model, lam=0.5)
     with wrapper.optim_context(model):
         assert message_of(RuntimeError, wrapper.update_params, loss) == (
             'Gradient dropout with lam=0.5 needs the regularisation loss: '
             "give RMTClassifier a regularizer (type='RMTZeroShotDistillation')"
             ', or set optim_wrapper.lam=0 for plain AMT.')
     plain = torch.nn.Linear(2, 2)
-    wrapper = wrapper_for(plain)
+    wrapper = wrapper_over_every_parameter(plain)
     with wrapper.optim_context(plain):
         assert message_of(TypeError, wrapper.update_params,
                           plain.weight.sum()) == (

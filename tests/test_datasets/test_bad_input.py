@@ -30,8 +30,8 @@ def test_missing_image_folder(tmp_path):
     (root / 'UCF-101-midframes').rename(root / 'frames')
     with pytest.raises(FileNotFoundError) as info:
         build('FewShotUCF101', root)
-    assert str(info.value).startswith('FewShotUCF101: ')
-    assert 'UCF-101-midframes' in str(info.value)
+    assert str(info.value).startswith(
+        f'FewShotUCF101: image folder not found: {root / "UCF-101-midframes"}')
     assert 'Expected layout' in str(info.value)
 
 
@@ -84,12 +84,17 @@ def test_bad_split_file(tmp_path):
         build('FewShotDTD', root)
 
 
-@pytest.mark.parametrize('kwargs, match', [
-    (dict(split='trainval'), 'split must be one of'),
-    (dict(num_shots=0), 'num_shots'),
-    (dict(subsample='half'), 'subsample'),
-    (dict(templates=['a photo']), 'templates'),
+@pytest.mark.parametrize('kwargs, message', [
+    (dict(split='trainval'), "FewShotDTD: split must be one of ('train', "
+     "'val', 'test'), not 'trainval'."),
+    (dict(num_shots=0),
+     'FewShotDTD: num_shots must be -1 (all images) or positive, not 0.'),
+    (dict(subsample='half'), "FewShotDTD: subsample must be one of ('all', "
+     "'base', 'new'), not 'half'."),
+    (dict(templates=['a photo']), 'FewShotDTD: templates must be format '
+     "strings with a \"{}\", got ('a photo',)."),
 ])
-def test_bad_arguments(tmp_path, kwargs, match):
-    with pytest.raises(ValueError, match=match):
+def test_bad_arguments(tmp_path, kwargs, message):
+    with pytest.raises(ValueError) as info:
         build('FewShotDTD', tmp_path, **kwargs)
+    assert str(info.value) == message

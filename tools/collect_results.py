@@ -215,6 +215,70 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]
                 '| ' + ' | '.join(row) + ' |' for row in rows]
 
 
+def csv_row(section: str, dataset: str, method: str, shots: int,
+            target: Optional[str], source: str, stat: Stat) -> dict:
+    return dict(section=section, dataset=dataset, method=method, shots=shots,
+                test_set=target or dataset, source=source,
+                mean=round(stat.mean, 4),
+                std=round(stat.std, 4) if stat.n > 1 else '',
+                num_seeds=stat.n or '')
+
+
+def average_stat(cells: Sequence[Optional[Stat]]) -> Optional[Stat]:
+    """The mean of the cells' means, or ``None`` when a cell is missing."""
+    if not cells or any(c is None for c in cells):
+        return None
+    return Stat(float(np.mean([c.mean for c in cells])), 0.0, 1)
+
+
+def reported_value(paper: Dict[str, float], paper_average: Optional[float],
+                   dataset: str, datasets: Sequence[str]) -> Optional[float]:
+    """The reported number of a column: a dataset's own, or for the
+    average column the paper's average when the table shows exactly the
+    paper's datasets, else the mean of theirs when each has one."""
+    if dataset != AVERAGE:
+        return paper.get(dataset)
+    if set(datasets) == set(PAPER_DATASETS):
+        return paper_average
+    if datasets and all(d in paper for d in datasets):
+        return float(np.mean([paper[d] for d in datasets]))
+    return None
+
+
+def dataset_columns(datasets: List[str]) -> List[str]:
+    """The datasets, plus their average when there are several."""
+    return datasets + ([AVERAGE] if len(datasets) > 1 else [])
+
+
+def column_names(columns: Sequence[str]) -> List[str]:
+    return ['Average' if d == AVERAGE else display_name(d) for d in columns]
+
+
+def measured_and_reported_rows(
+        leading: List[str], measured: List[str],
+        reported: List[Optional[float]]) -> List[List[str]]:
+    """A table's measured row and, where the paper has a number in it, its
+    reported row, both after the ``leading`` cells."""
+    rows = [leading + [MEASURED] + measured]
+    if any(v is not None for v in reported):
+        rows.append(leading + [REPORTED_LABEL] +
+                    ['–' if v is None else f'{v:.2f}' for v in reported])
+    return rows
+
+
+def cell_csv_rows(section: str, dataset: str, method: str, shots: int,
+                  stat: Optional[Stat], paper: Optional[float]) -> List[dict]:
+    """The measured and the reported row of one cell, where they exist."""
+    rows = []
+    if stat is not None:
+        rows.append(csv_row(section, dataset, method, shots, None, MEASURED,
+                            stat))
+    if paper is not None:
+        rows.append(csv_row(section, dataset, method, shots, None,
+                            REPORTED_LABEL, Stat(paper, 0.0, 0)))
+    return rows
+
+
 class FewShotTable:
     """The paper's main table from the records of the default protocol.
 
@@ -233,43 +297,29 @@ class FewShotTable:
 
     def measured(self, dataset: str, shots: int) -> Optional[Stat]:
         if dataset == AVERAGE:
-            cells = [self.stats.get((d, shots)) for d in self.datasets]
-            if not cells or any(c is None for c in cells):
-                return None
-            means = [c.mean for c in cells]
-            return Stat(float(np.mean(means)), 0.0, 1)
+            return average_stat(
+                [self.stats.get((d, shots)) for d in self.datasets])
         return self.stats.get((dataset, shots))
 
     def reported(self, dataset: str, shots: int) -> Optional[float]:
-        paper = REPORTED.get(shots, {})
-        if dataset != AVERAGE:
-            return paper.get(dataset)
-        if set(self.datasets) == set(PAPER_DATASETS):
-            return REPORTED_AVERAGE[shots]
-        if self.datasets and all(d in paper for d in self.datasets):
-            return float(np.mean([paper[d] for d in self.datasets]))
-        return None
+        return reported_value(REPORTED.get(shots, {}),
+                              REPORTED_AVERAGE.get(shots), dataset,
+                              self.datasets)
 
     @property
     def columns(self) -> List[str]:
-        """The datasets, plus their average when there are several."""
-        return self.datasets + ([AVERAGE] if len(self.datasets) > 1 else [])
+        return dataset_columns(self.datasets)
 
     def markdown(self) -> List[str]:
-        header = ['shots', 'source'] + [
-            'Average' if d == AVERAGE else display_name(d)
-            for d in self.columns
-        ]
+        header = ['shots', 'source'] + column_names(self.columns)
         rows = []
         for shots in self.shots:
-            rows.append([shots_label(shots), MEASURED] + [
-                fmt(self.measured(d, shots),
-                    self.max_n if shots and d != AVERAGE else 0)
-                for d in self.columns])
-            reported = [self.reported(d, shots) for d in self.columns]
-            if any(v is not None for v in reported):
-                rows.append([shots_label(shots), REPORTED_LABEL] + [
-                    '–' if v is None else f'{v:.2f}' for v in reported])
+            rows += measured_and_reported_rows(
+                [shots_label(shots)],
+                [fmt(self.measured(d, shots),
+                     self.max_n if shots and d != AVERAGE else 0)
+                 for d in self.columns],
+                [self.reported(d, shots) for d in self.columns])
         notes = [
             '',
             f'{MEASURED}: top-1 accuracy (%), mean ± std over seeds (std '
@@ -287,23 +337,10 @@ class FewShotTable:
         for shots in self.shots:
             method = 'zero-shot CLIP' if shots == 0 else 'R-AMT'
             for d in self.columns:
-                stat, paper = self.measured(d, shots), self.reported(d, shots)
-                if stat is not None:
-                    rows.append(csv_row('few-shot', d, method, shots, None,
-                                        MEASURED, stat))
-                if paper is not None:
-                    rows.append(csv_row('few-shot', d, method, shots, None,
-                                        REPORTED_LABEL, Stat(paper, 0.0, 0)))
+                rows += cell_csv_rows('few-shot', d, method, shots,
+                                      self.measured(d, shots),
+                                      self.reported(d, shots))
         return rows
-
-
-def csv_row(section: str, dataset: str, method: str, shots: int,
-            target: Optional[str], source: str, stat: Stat) -> dict:
-    return dict(section=section, dataset=dataset, method=method, shots=shots,
-                test_set=target or dataset, source=source,
-                mean=round(stat.mean, 4),
-                std=round(stat.std, 4) if stat.n > 1 else '',
-                num_seeds=stat.n or '')
 
 
 def method_label(shots: int) -> str:
@@ -483,11 +520,8 @@ class MethodsTable:
     def measured(self, method: str, dataset: str,
                  shots: int) -> Optional[Stat]:
         if dataset == AVERAGE:
-            cells = [self.stats.get((method, d, shots))
-                     for d in self.datasets]
-            if any(c is None for c in cells):
-                return None
-            return Stat(float(np.mean([c.mean for c in cells])), 0.0, 1)
+            return average_stat(
+                [self.stats.get((method, d, shots)) for d in self.datasets])
         return self.stats.get((method, dataset, shots))
 
     def reported(self, method: str, dataset: str,
@@ -500,33 +534,22 @@ class MethodsTable:
             average = REPORTED_METHODS_AVERAGE.get(method)
         else:
             return None
-        if dataset != AVERAGE:
-            return paper.get(dataset)
-        if set(self.datasets) == set(PAPER_DATASETS):
-            return average
-        if self.datasets and all(d in paper for d in self.datasets):
-            return float(np.mean([paper[d] for d in self.datasets]))
-        return None
+        return reported_value(paper, average, dataset, self.datasets)
 
     @property
     def columns(self) -> List[str]:
-        return self.datasets + ([AVERAGE] if len(self.datasets) > 1 else [])
+        return dataset_columns(self.datasets)
 
     def markdown(self) -> List[str]:
-        header = ['method', 'shots', 'source'] + [
-            'Average' if d == AVERAGE else display_name(d)
-            for d in self.columns]
+        header = ['method', 'shots', 'source'] + column_names(self.columns)
         rows = []
         for method, shots in self.rows():
-            label = METHODS[method].label
-            rows.append([label, str(shots), MEASURED] + [
-                fmt(self.measured(method, d, shots),
-                    self.max_n if d != AVERAGE and shots else 0)
-                for d in self.columns])
-            reported = [self.reported(method, d, shots) for d in self.columns]
-            if any(v is not None for v in reported):
-                rows.append([label, str(shots), REPORTED_LABEL] + [
-                    '–' if v is None else f'{v:.2f}' for v in reported])
+            rows += measured_and_reported_rows(
+                [METHODS[method].label, str(shots)],
+                [fmt(self.measured(method, d, shots),
+                     self.max_n if d != AVERAGE and shots else 0)
+                 for d in self.columns],
+                [self.reported(method, d, shots) for d in self.columns])
         return ['## Methods side by side', ''] + markdown_table(
             header, rows) + [
                 '', f'{MEASURED}: top-1 accuracy (%), mean ± std over seeds. '
@@ -540,14 +563,9 @@ class MethodsTable:
         for method, shots in self.rows():
             label = METHODS[method].label
             for d in self.columns:
-                stat = self.measured(method, d, shots)
-                paper = self.reported(method, d, shots)
-                if stat is not None:
-                    rows.append(csv_row('methods', d, label, shots, None,
-                                        MEASURED, stat))
-                if paper is not None:
-                    rows.append(csv_row('methods', d, label, shots, None,
-                                        REPORTED_LABEL, Stat(paper, 0.0, 0)))
+                rows += cell_csv_rows('methods', d, label, shots,
+                                      self.measured(method, d, shots),
+                                      self.reported(method, d, shots))
         return rows
 
 

@@ -167,3 +167,36 @@ def test_a_budget_below_every_group_is_a_clear_error(tmp_path):
     assert str(info.value) == (
         f'param_budget={smallest - 1} is smaller than every candidate group '
         f'(smallest: {smallest} entries).')
+
+
+def test_the_selection_is_logged_as_a_table(tmp_path, monkeypatch):
+    """The log shows each candidate group with its size, its score and
+    whether it was kept, then what is masked in all."""
+    from rmt_mm.engine.hooks import parameter_selector
+    logged = []
+    monkeypatch.setattr(parameter_selector, 'print_log',
+                        lambda msg, logger=None: logged.append((msg, logger)))
+    backbone = SimpleNamespace(
+        mask_names=['a', 'b'],
+        masks={'a': torch.zeros(1000, 2000), 'b': torch.zeros(3)})
+    record = dict(mode='importance', groups=[
+        dict(name='visual.conv1', params=1234567, score=1.5e-3,
+             selected=True),
+        dict(name='visual.transformer.resblocks.0.attn', params=12,
+             score=2.0, selected=False)])
+    ParameterSelector._report(record, backbone, str(tmp_path / 'sel.json'))
+    ParameterSelector._report(dict(mode='pattern', groups=[]), backbone,
+                              str(tmp_path / 'sel.json'))
+    assert logged == [(
+        'ParameterSelector (importance):\n'
+        'group                                         entries        score'
+        '  keep\n'
+        'visual.conv1                                1,234,567   1.5000e-03'
+        '  yes\n'
+        'visual.transformer.resblocks.0.attn                12   2.0000e+00'
+        '  -\n'
+        '2 masked tensors, 2,000,003 masked entries', 'current'), (
+        'ParameterSelector (pattern):\n'
+        '2 masked tensors, 2,000,003 masked entries', 'current')]
+    assert json.load(open(tmp_path / 'sel.json')) == dict(mode='pattern',
+                                                          groups=[])

@@ -9,6 +9,7 @@ from rmt_testing import TINY_VIT
 
 from rmt_mm.engine import (GradDropoutOptimWrapper, ParameterSelector,
                            candidate_groups, select_top)
+from rmt_mm.engine.hooks.parameter_selector import _point_optimizer_at
 from rmt_mm.models import RMTClassifier
 
 
@@ -16,12 +17,13 @@ class Loader(list):
     dataset = None
 
 
-def make_runner(tmp_path, resume=False):
+def make_runner(tmp_path, resume=False, **parts):
     torch.manual_seed(0)
     model = RMTClassifier(
         backbone=dict(type='MaskedCLIP', arch=TINY_VIT),
         classnames=('a', 'b', 'c'),
-        data_preprocessor=dict(type='mmpretrain.ClsDataPreprocessor'))
+        data_preprocessor=dict(type='mmpretrain.ClsDataPreprocessor'),
+        **parts)
     g = torch.Generator().manual_seed(0)
     batches = Loader(
         dict(inputs=list(torch.randint(0, 255, (4, 3, 32, 32), generator=g,
@@ -138,21 +140,80 @@ def test_fixed_selection_of_the_models_targets_is_not_recorded(tmp_path):
     assert runner.model.backbone.selection is None
 
 
-def test_resume_reuses_the_recorded_selection(tmp_path):
+def test_resume_reuses_the_recorded_selection(tmp_path, monkeypatch):
     first = make_runner(tmp_path)
     ParameterSelector(mode='importance', num_batches=1,
                       top_k=1).before_run(first)
     resumed = make_runner(tmp_path, resume=True)
+    logged = log_of(monkeypatch)
     ParameterSelector(mode='fixed').before_run(resumed)
     assert (resumed.model.backbone.mask_names ==
             first.model.backbone.mask_names)
+    assert logged[0] == ('ParameterSelector: reusing the selection in '
+                         f'{tmp_path / "mask_selection.json"}', 'current')
+    # A new run in the same work_dir selects again (a runner that does not
+    # say it resumes is a new run).
+    fresh = make_runner(tmp_path)
+    del fresh._resume
+    ParameterSelector().before_run(fresh)
+    assert fresh.model.backbone.mask_names == make_runner(
+        tmp_path).model.backbone.mask_names
+
+
+def test_fixed_patterns_replace_the_configs_targets(tmp_path):
+    """``patterns`` picks the masked weights itself; the record and the
+    model's selection (which mask files carry) say which."""
+    patterns = ['visual.transformer.resblocks.*.attn.out_proj.weight']
+    selected = ['visual.transformer.resblocks.0.attn.out_proj.weight',
+                'visual.transformer.resblocks.1.attn.out_proj.weight']
+    runner = make_runner(tmp_path, head=dict(type='RMTCoOpHead',
+                                             num_context=2))
+    runner.model = torch.nn.DataParallel(runner.model)
+    ParameterSelector(patterns=patterns).before_run(runner)
+    backbone = runner.model.module.backbone
+    assert backbone.mask_names == selected
+    assert backbone.selection == dict(mode='fixed', patterns=patterns)
+    assert json.load(open(tmp_path / 'mask_selection.json')) == dict(
+        mode='fixed', patterns=patterns, selected_names=selected, groups=[])
+    # The optimizer holds the new scores first, then the CoOp context, each
+    # once, and nothing frozen.
+    context = runner.model.module.head.context
+    held = [id(p) for g in runner.optim_wrapper.optimizer.param_groups
+            for p in g['params']]
+    assert held == [id(s) for _, s in backbone.masks.items()] + [id(context)]
+
+
+def test_an_optimizer_already_holding_the_scores_holds_each_once(tmp_path):
+    """Pointing the optimizer at the model is idempotent: the scores it
+    already holds are not added twice."""
+    runner = make_runner(tmp_path, head=dict(type='RMTCoOpHead',
+                                             num_context=2))
+    for _ in range(2):
+        _point_optimizer_at(runner.optim_wrapper, runner.model)
+    held = [id(p) for g in runner.optim_wrapper.optimizer.param_groups
+            for p in g['params']]
+    assert held == [id(s) for _, s in runner.model.backbone.masks.items()
+                    ] + [id(runner.model.head.context)]
 
 
 def test_bad_arguments():
-    with pytest.raises(ValueError, match="'fixed' or 'importance'"):
+    with pytest.raises(ValueError) as info:
         ParameterSelector(mode='random')
-    with pytest.raises(ValueError, match='exactly one of'):
+    assert str(info.value) == ("ParameterSelector mode must be 'fixed' or "
+                               "'importance', got 'random'.")
+    with pytest.raises(ValueError) as info:
         ParameterSelector(mode='importance')
+    assert str(info.value) == (
+        "ParameterSelector(mode='importance') needs exactly one of `top_k` "
+        '(number of groups) or `param_budget` (masked entries).')
+
+
+def test_importance_scores_four_batches_by_default(tmp_path):
+    runner = make_runner(tmp_path)
+    runner.train_dataloader = Loader(runner.train_dataloader * 3)
+    ParameterSelector(mode='importance', top_k=1).before_run(runner)
+    record = json.load(open(tmp_path / 'mask_selection.json'))
+    assert record['num_batches'] == 4
 
 
 def test_a_budget_below_every_group_is_a_clear_error(tmp_path):
@@ -169,13 +230,19 @@ def test_a_budget_below_every_group_is_a_clear_error(tmp_path):
         f'(smallest: {smallest} entries).')
 
 
-def test_the_selection_is_logged_as_a_table(tmp_path, monkeypatch):
-    """The log shows each candidate group with its size, its score and
-    whether it was kept, then what is masked in all."""
+def log_of(monkeypatch) -> list:
+    """What the selector logs from now on, as ``(message, logger)``."""
     from rmt_mm.engine.hooks import parameter_selector
     logged = []
     monkeypatch.setattr(parameter_selector, 'print_log',
                         lambda msg, logger=None: logged.append((msg, logger)))
+    return logged
+
+
+def test_the_selection_is_logged_as_a_table(tmp_path, monkeypatch):
+    """The log shows each candidate group with its size, its score and
+    whether it was kept, then what is masked in all."""
+    logged = log_of(monkeypatch)
     backbone = SimpleNamespace(
         mask_names=['a', 'b'],
         masks={'a': torch.zeros(1000, 2000), 'b': torch.zeros(3)})

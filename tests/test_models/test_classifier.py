@@ -71,6 +71,20 @@ def test_loss_terms(classifier):
     assert 'reg_distill' in log_vars
 
 
+def test_a_training_step_runs_the_text_head_once(classifier, monkeypatch):
+    """Student and teacher share one pass of the head: with CoOp a pass
+    runs the text encoder over every class name (1,000 prompts on
+    ImageNet)."""
+    calls = []
+    head = classifier._class_features
+    monkeypatch.setattr(classifier, '_class_features',
+                        lambda: calls.append(1) or head())
+    classifier.train()
+    classifier(torch.rand(2, 3, 32, 32),
+               [DataSample().set_gt_label(k) for k in (0, 1)], mode='loss')
+    assert len(calls) == 1
+
+
 def plain_open_clip_logits(clip: open_clip.CLIP, images, prompts_by_class):
     """CLIP's zero-shot logits written against open_clip alone."""
     tokenizer = open_clip.SimpleTokenizer(context_length=16)

@@ -2,6 +2,7 @@ import pytest
 import torch
 from rmt_testing import TINY_VIT, save_random_weights
 
+import rmt_mm
 from rmt_mm.models import MaskedCLIP
 from rmt_mm.utils import checkpoint_kind, load_mask_file, save_mask_file
 from rmt_mm.utils.mask_file import pack_mask, unpack_mask
@@ -32,6 +33,8 @@ def test_mask_file_round_trip_and_metadata(tmp_path):
         assert torch.equal(masks[name], mask)
     assert meta['arch'] == model.arch and meta['epoch'] == 3
     assert meta['threshold'] == 5e-3 and meta['pretrained'] == weights
+    assert meta['score_init'] == 1e-2
+    assert meta['rmt_mm_version'] == rmt_mm.__version__
     assert checkpoint_kind(path) == 'masks'
 
     fresh = MaskedCLIP(arch=TINY_VIT, pretrained=weights,

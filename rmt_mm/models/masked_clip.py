@@ -108,8 +108,7 @@ class MaskedCLIP(BaseModule):
         self.tokenizer = build_tokenizer(arch)
         self.score_init = score_init
         self.threshold = threshold
-        self._folded: Dict[str, Tensor] = {}
-        self._folded_key: Optional[tuple] = None
+        self._drop_folded()
         self._fingerprints: Dict[tuple, str] = {}
         #: How a hook chose the masked weights in place of ``mask_targets``
         #: (``None``: the config's ``mask_targets``); mask files record it.
@@ -179,6 +178,7 @@ class MaskedCLIP(BaseModule):
         self.masks = MaskScores({n: params[n].shape for n in names},
                                 init=self.score_init,
                                 threshold=self.threshold).to(device)
+        self._drop_folded()
 
     @property
     def has_masks(self) -> bool:
@@ -210,9 +210,9 @@ class MaskedCLIP(BaseModule):
                 local[name]: self.masks.effective(name, params[local[name]])
                 for name in self.masks.names
             }
-        # In-place updates (optimizer steps, copy_) bump a tensor's version.
-        key = (id(self.masks), ) + tuple(s._version
-                                          for _, s in self.masks.items())
+        # In-place updates (optimizer steps, copy_) bump a tensor's version;
+        # new scores (set_mask_targets) drop the folded weights.
+        key = tuple(s._version for _, s in self.masks.items())
         if self._folded_key != key:
             self._folded = {
                 local[name]: self.masks.hard_masked(name, params[local[name]])
@@ -221,10 +221,14 @@ class MaskedCLIP(BaseModule):
             self._folded_key = key
         return self._folded
 
+    def _drop_folded(self) -> None:
+        self._folded: Dict[str, Tensor] = {}
+        self._folded_key: Optional[tuple] = None
+
     def train(self, mode: bool = True) -> 'MaskedCLIP':
         """Also drops the folded evaluation weights when training starts."""
         if mode:
-            self._folded, self._folded_key = {}, None
+            self._drop_folded()
         return super().train(mode)
 
     def encode_image(self,

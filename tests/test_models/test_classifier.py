@@ -181,8 +181,19 @@ def test_predict_without_data_samples_makes_them(classifier):
 
 def test_missing_classes_are_a_clear_error():
     model = RMTClassifier(backbone=dict(type='MaskedCLIP', arch=TINY_VIT))
-    with pytest.raises(RuntimeError, match='RMTClassPromptHook'):
+    with pytest.raises(RuntimeError) as info:
         model(torch.rand(1, 3, 32, 32), mode='tensor')
+    assert str(info.value) == (
+        'RMTClassifier has no classes yet: give `classnames` in the model '
+        'config or add RMTClassPromptHook to custom_hooks so that the '
+        "dataset's classes and templates are used.")
+
+
+def test_init_cfg_reaches_mmengine():
+    init_cfg = dict(type='Pretrained', checkpoint='epoch_3.pth')
+    model = RMTClassifier(backbone=dict(type='MaskedCLIP', arch=TINY_VIT),
+                          classnames=CLASSES, init_cfg=init_cfg)
+    assert model.init_cfg == init_cfg
 
 
 def test_forward_modes(classifier):

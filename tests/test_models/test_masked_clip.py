@@ -179,6 +179,31 @@ def test_pattern_matching_nothing_lists_candidates():
     assert 'visual.transformer.resblocks.0.mlp.c_fc.weight' in message
 
 
+def test_a_long_candidate_list_is_cut_after_forty_names():
+    deep = dict(TINY_VIT, vision_cfg=dict(TINY_VIT['vision_cfg'], layers=12))
+    with pytest.raises(ValueError) as info:
+        MaskedCLIP(arch=deep, mask_targets=['visual.nothing.*'])
+    listed = str(info.value).split('\n  ')[1:]
+    assert len(listed) == 41 and listed[-1] == '...'
+    assert listed[:40] == MaskedCLIP(arch=deep).candidate_names()[:40]
+
+
+def test_construction_arguments_reach_the_model():
+    init_cfg = dict(type='Pretrained', checkpoint='masks.pth')
+    model = MaskedCLIP(arch=TINY_VIT, quick_gelu=True, score_init=0.02,
+                       threshold=0.01, init_cfg=init_cfg)
+    assert model.init_cfg == init_cfg
+    assert isinstance(model.clip.visual.transformer.resblocks[0].mlp.gelu,
+                      open_clip.transformer.QuickGELU)
+    # New targets get the model's score init and threshold, on its device
+    # (``meta`` stands in for an accelerator).
+    model.set_mask_targets('visual.conv1.weight')
+    assert model.masks.threshold == 0.01
+    assert bool((model.masks['visual.conv1.weight'] == 0.02).all())
+    model.to('meta').set_mask_targets('visual.conv1.weight')
+    assert model.masks['visual.conv1.weight'].device.type == 'meta'
+
+
 def test_one_pattern_may_be_given_as_a_string():
     model = MaskedCLIP(arch=TINY_VIT,
                        mask_targets='visual.transformer.*.out_proj.weight')

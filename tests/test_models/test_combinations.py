@@ -92,6 +92,12 @@ def test_dropout_on_mask_scores_only_plain_gradient_elsewhere():
 
 
 def test_mask_file_given_to_a_method_without_masks(tmp_path):
-    with pytest.raises(ValueError, match='model without masks'):
-        RMTClassifier(backbone=dict(NO_MASKS, mask_file=str(tmp_path / 'm')),
+    path = str(tmp_path / 'm')
+    with pytest.raises(ValueError) as info:
+        RMTClassifier(backbone=dict(NO_MASKS, mask_file=path),
                       regularizer=None)
+    assert str(info.value) == (
+        f'Mask file {path!r} given to a model without masks '
+        '(mask_targets=None). Evaluate a mask file with the config of the '
+        "method that trained it (one with masks), and this method's runs "
+        'with their checkpoint (epoch_N.pth).')

@@ -61,9 +61,15 @@ def test_mask_file_of_another_explicit_selection_is_rejected(tmp_path):
     torch.manual_seed(0)
     MaskedCLIP(arch=TINY_VIT).save_masks(path)
     torch.manual_seed(0)
-    with pytest.raises(ValueError, match='the config asks for mask_targets'):
+    with pytest.raises(ValueError) as info:
         MaskedCLIP(arch=TINY_VIT, mask_file=path,
                    mask_targets=['visual.conv1.weight'])
+    names = MaskedCLIP(arch=TINY_VIT).mask_names
+    assert str(info.value) == (
+        f'Mask file {path!r} masks {names} but the config asks for '
+        "mask_targets=['visual.conv1.weight'] (['visual.conv1.weight']). "
+        'Remove mask_targets from the config (the file records its '
+        'selection) or use the mask file of this selection.')
 
 
 def test_mask_file_of_a_selector_overrides_the_configs_targets(

@@ -171,13 +171,15 @@ class MaskedCLIP(BaseModule):
         return [n for n in candidates if n in selected]
 
     def set_mask_targets(self, mask_targets: MaskTargets) -> None:
-        """(Re)creates fresh mask scores for the given targets."""
+        """(Re)creates fresh mask scores for the given targets, on the
+        model's device and in its dtype."""
         names = self.resolve_targets(mask_targets)
         params = dict(self.clip.named_parameters())
-        device = self.clip.logit_scale.device
+        scale = self.clip.logit_scale
         self.masks = MaskScores({n: params[n].shape for n in names},
                                 init=self.score_init,
-                                threshold=self.threshold).to(device)
+                                threshold=self.threshold,
+                                device=scale.device, dtype=scale.dtype)
         self._drop_folded()
 
     @property

@@ -5,7 +5,7 @@ weight's shape) and binarised (``M > threshold``). Everything else asks it for
 the effective weight or the hard mask.
 """
 from contextlib import contextmanager
-from typing import Dict, Iterator, Tuple
+from typing import Dict, Iterator, Optional, Tuple
 
 import torch
 from torch import Tensor, nn
@@ -72,12 +72,16 @@ class MaskScores(nn.Module):
         init: Initial value of every score (``1e-2`` in the paper).
         threshold: Binarisation threshold ``alpha`` (``5e-3`` in the paper);
             must be below ``init`` so that step 0 keeps every weight.
+        device: Device of the scores.
+        dtype: Dtype of the scores (``init`` is rounded to it once).
     """
 
     def __init__(self,
                  shapes: Dict[str, Tuple[int, ...]],
                  init: float = 1e-2,
-                 threshold: float = 5e-3) -> None:
+                 threshold: float = 5e-3,
+                 device: Optional[torch.device] = None,
+                 dtype: Optional[torch.dtype] = None) -> None:
         super().__init__()
         if not init > threshold:
             raise ValueError(
@@ -88,7 +92,9 @@ class MaskScores(nn.Module):
         self.init = float(init)
         self.threshold = float(threshold)
         self.scores = nn.ParameterDict({
-            _key(name): nn.Parameter(torch.full(tuple(shape), self.init))
+            _key(name): nn.Parameter(
+                torch.full(tuple(shape), self.init, device=device,
+                           dtype=dtype))
             for name, shape in shapes.items()
         })
 

@@ -1,7 +1,12 @@
 """Shared fixtures (helpers live in rmt_testing.py)."""
+import itertools
+from pathlib import Path
+from types import SimpleNamespace
+
 import pytest
 import torch
-from rmt_testing import TINY_VIT, make_image_folder, save_random_weights
+from rmt_testing import (TINY_VIT, make_image_folder, save_random_weights,
+                         write_tiny_config)
 
 import rmt_mm  # noqa: F401
 
@@ -24,3 +29,68 @@ def vit_weights(tmp_path):
 @pytest.fixture
 def image_folder(tmp_path):
     return make_image_folder(str(tmp_path / 'images'))
+
+
+@pytest.fixture(scope='session')
+def tiny_world(tmp_path_factory):
+    """One image folder, random tiny-CLIP weights and an R-AMT config on
+    them, shared by the whole session (read-only)."""
+    root = tmp_path_factory.mktemp('tiny_world')
+    data = make_image_folder(str(root / 'data'))
+    weights = save_random_weights(TINY_VIT, str(root / 'clip.pt'))
+    base = write_tiny_config(str(root / 'base.py'), data)
+    config = root / 'tiny.py'
+    config.write_text(f'_base_ = [{base!r}]\n'
+                      f'model = dict(backbone=dict(pretrained={weights!r}))\n')
+    return SimpleNamespace(root=root, data=data, weights=weights,
+                           config=str(config))
+
+
+_RUN_IDS = itertools.count()
+
+
+@pytest.fixture(scope='session')
+def run_tiny(tiny_world, tmp_path_factory):
+    """Trains the tiny config in-process and returns the run (work dir,
+    model, number of updates); runs are cached by name for the session.
+
+    ``run_tiny(name, cfg_options=None, custom_hook_args=None)``: dotted
+    config entries, and ``{hook type: arguments}`` for custom hooks.
+    """
+    from mmengine.config import Config
+    from mmengine.runner import Runner
+
+    from rmt_mm.utils.launch import (apply_auto_scale_lr,
+                                     apply_global_batch_size,
+                                     check_train_config)
+    runs = {}
+
+    def run(name: str, cfg_options: dict = None,
+            custom_hook_args: dict = None):
+        if name in runs:
+            return runs[name]
+        cfg = Config.fromfile(tiny_world.config)
+        cfg.work_dir = str(tmp_path_factory.mktemp(f'run_{name}'))
+        cfg.experiment_name = f'tiny_{name}_{next(_RUN_IDS)}'
+        cfg.log_level = 'WARNING'
+        cfg.merge_from_dict(cfg_options or {})
+        for hook in cfg.custom_hooks:
+            hook.update((custom_hook_args or {}).get(hook['type'], {}))
+        check_train_config(cfg)
+        apply_global_batch_size(cfg, 1)
+        apply_auto_scale_lr(cfg, 1)
+        runner = Runner.from_cfg(cfg)
+        runner.train()
+        runs[name] = SimpleNamespace(
+            work_dir=Path(cfg.work_dir),
+            model=runner.model, runner=runner, cfg=cfg,
+            updates=runner.optim_wrapper.num_updates)
+        return runs[name]
+
+    return run
+
+
+@pytest.fixture(scope='session')
+def trained_run(run_tiny):
+    """The tiny config's R-AMT run with default settings."""
+    return run_tiny('default')

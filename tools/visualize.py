@@ -8,8 +8,12 @@ Subcommands::
     # ParameterSelector's importance scores, selected groups highlighted
     python tools/visualize.py selection WORK_DIR/mask_selection.json \\
         --out selection.png
+    # a run against its updates: sparsity, entries switched off / on per
+    # update, and validation accuracy (zero-shot at update 0)
+    python tools/visualize.py training WORK_DIR --out training.png
 """
 import argparse
+import glob
 import json
 import os.path as osp
 import re
@@ -121,6 +125,97 @@ def selection_bars(record: dict) -> List[Bar]:
     return bars
 
 
+@dataclass
+class TrainingCurves:
+    """A run's per-update mask record and its validations.
+
+    Attributes:
+        updates, sparsity, flips_off, flips_on: One entry per optimiser
+            update (sparsity in percent).
+        val_updates, val_top1: Update after which each validation ran (0:
+            before training) and its top-1 (%).
+        kept_update: Update of the model the run kept, if recorded.
+    """
+    updates: List[int]
+    sparsity: List[float]
+    flips_off: List[int]
+    flips_on: List[int]
+    val_updates: List[int]
+    val_top1: List[float]
+    kept_update: Optional[int] = None
+
+
+def training_curves(work_dir: str) -> TrainingCurves:
+    """Reads ``scalars.json`` of every session of a run (a resumed run has
+    several) and ``model_selection.json`` when present.
+
+    Raises:
+        FileRefusedError: If the work dir holds no per-update record.
+    """
+    records = []
+    for path in sorted(glob.glob(osp.join(work_dir, '*', 'vis_data',
+                                          'scalars.json'))):
+        with open(path) as file:
+            records += [json.loads(line) for line in file if line.strip()]
+    per_update = {r['update']: r for r in records if 'update' in r}
+    if not per_update:
+        raise FileRefusedError(
+            f'{work_dir} holds no per-update mask record (vis_data/'
+            'scalars.json with flips_off / flips_on): train with '
+            'RMTMaskFlipHook in custom_hooks (every rmt_mm config has it).')
+    updates = sorted(per_update)
+    last_update_of = {0: 0}
+    for update in updates:
+        last_update_of[per_update[update]['epoch']] = update
+    validations = {r['step']: r['accuracy/top1'] for r in records
+                   if 'accuracy/top1' in r and 'update' not in r}
+    val_epochs = [e for e in sorted(validations) if e in last_update_of]
+    kept = None
+    selection = osp.join(work_dir, 'model_selection.json')
+    if osp.isfile(selection):
+        with open(selection) as file:
+            kept = last_update_of.get(json.load(file)['kept_epoch'])
+    return TrainingCurves(
+        updates=updates,
+        sparsity=[100 * per_update[u]['sparsity'] for u in updates],
+        flips_off=[per_update[u]['flips_off'] for u in updates],
+        flips_on=[per_update[u]['flips_on'] for u in updates],
+        val_updates=[last_update_of[e] for e in val_epochs],
+        val_top1=[validations[e] for e in val_epochs],
+        kept_update=kept)
+
+
+def draw_training(curves: TrainingCurves, out: str, title: str) -> None:
+    plt = _pyplot()
+    fig, axes = plt.subplots(3, 1, figsize=(7, 7), sharex=True)
+    axes[0].plot(curves.updates, curves.sparsity, color='tab:purple')
+    axes[0].set_ylabel('sparsity (%)')
+    axes[1].plot(curves.updates, curves.flips_off, color='tab:red',
+                 label='switched off')
+    axes[1].plot(curves.updates, curves.flips_on, color='tab:green',
+                 label='switched on')
+    axes[1].set_ylabel('entries per update')
+    axes[1].set_yscale('symlog', linthresh=1)
+    axes[1].legend(fontsize=8)
+    axes[2].plot(curves.val_updates, curves.val_top1, marker='.',
+                 color='tab:blue', label='validation')
+    if curves.val_updates and curves.val_updates[0] == 0:
+        axes[2].axhline(curves.val_top1[0], color='gray', linestyle='--',
+                        label='zero-shot (update 0)')
+    if curves.kept_update is not None:
+        axes[2].axvline(curves.kept_update, color='black', linestyle=':',
+                        label='kept model')
+    axes[2].set_ylabel('val top-1 (%)')
+    axes[2].set_xlabel('optimiser update')
+    axes[2].legend(fontsize=8)
+    for ax in axes:
+        ax.grid(alpha=0.3)
+    axes[0].set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+
+
 def _pyplot():
     import matplotlib
     matplotlib.use('Agg')
@@ -185,6 +280,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     selection.add_argument('selection_file', help='mask_selection.json')
     selection.add_argument(
         '--out', help='PNG path (default: next to the json)')
+    training = sub.add_parser(
+        'training', help='sparsity, flips per update and val accuracy of '
+        'a work dir against the updates')
+    training.add_argument('work_dir', help="the run's work dir")
+    training.add_argument(
+        '--out', help='PNG path (default: WORK_DIR/training.png)')
     return parser.parse_args(argv)
 
 
@@ -195,6 +296,10 @@ def main(argv: Optional[List[str]] = None) -> str:
         masks, _ = load_mask_file(args.mask_file)
         out = args.out or osp.splitext(args.mask_file)[0] + '_sparsity.png'
         draw_sparsity(sparsity_grid(masks), out, args.mask_file)
+    elif args.command == 'training':
+        out = args.out or osp.join(args.work_dir, 'training.png')
+        draw_training(training_curves(args.work_dir), out,
+                      osp.basename(osp.normpath(args.work_dir)))
     else:
         with open(args.selection_file) as f:
             bars = selection_bars(json.load(f))

@@ -8,9 +8,16 @@ default_hooks = dict(
     param_scheduler=dict(type='ParamSchedulerHook'),
     # Resume checkpoints: mask scores, optimizer, schedulers, RNG seeds;
     # only tensors and plain data, with a checksum.
-    checkpoint=dict(type='RMTCheckpointHook', interval=1, max_keep_ckpts=2),
+    # About 10 per run plus the last epoch's ('auto'), the newest 2 kept.
+    checkpoint=dict(type='RMTCheckpointHook', interval='auto',
+                    max_keep_ckpts=2),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='VisualizationHook', enable=False),
+    # Validates zero-shot CLIP before training and every epoch on few-shot
+    # val splits; keeps the last epoch (the paper's protocol) or, with
+    # select='best_val', the best on val (zero-shot included), and warns
+    # when the kept model is below zero-shot on val.
+    model_selection=dict(type='RMTModelSelectionHook', select='last'),
 )
 custom_hooks = [
     dict(type='RMTClassPromptHook'),
@@ -20,6 +27,8 @@ custom_hooks = [
     dict(type='RMTMaskFileHook', interval=None),
     # New augmentations every epoch, drawn from (seed, epoch, sample).
     dict(type='RMTEpochSeedHook'),
+    # Entries switched off / on per update (log line and scalars.json).
+    dict(type='RMTMaskFlipHook'),
     # Warns when the schedule cannot flip a single mask entry.
     dict(type='RMTLearningBudgetHook'),
     # Copies the few-shot subset to work_dir/fewshot_split.json.

@@ -15,3 +15,5 @@ param_scheduler = [
     dict(type='CosineAnnealingLR', by_epoch=True, begin=1, end=10, T_max=9,
          eta_min=0.),
 ]
+# CoOp's own length on this world (its 10 epochs x 18 updates), not R-AMT's.
+train_cfg = dict(max_epochs=10, val_interval=10)

@@ -63,6 +63,9 @@ class MaskedCLIP(BaseModule):
             ``None`` for plain CLIP without masks (CoOp, Tip-Adapter).
         score_init: Initial mask score (``1e-2``).
         threshold: Binarisation threshold ``alpha`` (``5e-3``).
+        score_stagger: ``None`` (every score starts at ``score_init``, the
+            paper), ``'magnitude'`` or ``'uniform'``: initial scores spread
+            around ``score_init`` (see :meth:`MaskScores.stagger`).
         quick_gelu: Force QuickGELU; ``None`` picks it for OpenAI weights.
         mask_file: A mask file (``masks_*.pth``) to load; its selection
             replaces ``mask_targets``. A file whose selection a
@@ -94,6 +97,7 @@ class MaskedCLIP(BaseModule):
                  mask_targets: MaskTargets = PAPER,
                  score_init: float = 1e-2,
                  threshold: float = 5e-3,
+                 score_stagger: Optional[str] = None,
                  quick_gelu: Optional[bool] = None,
                  mask_file: Optional[str] = None,
                  allow_other_weights: bool = False,
@@ -108,6 +112,7 @@ class MaskedCLIP(BaseModule):
         self.tokenizer = build_tokenizer(arch)
         self.score_init = score_init
         self.threshold = threshold
+        self.score_stagger = score_stagger
         self._drop_folded()
         self._fingerprints: Dict[tuple, str] = {}
         #: How a hook chose the masked weights in place of ``mask_targets``
@@ -180,6 +185,9 @@ class MaskedCLIP(BaseModule):
                                 init=self.score_init,
                                 threshold=self.threshold,
                                 device=scale.device, dtype=scale.dtype)
+        if self.score_stagger is not None:
+            self.masks.stagger({n: params[n] for n in names},
+                               self.score_stagger)
         self._drop_folded()
 
     @property

@@ -98,6 +98,32 @@ class MaskScores(nn.Module):
             for name, shape in shapes.items()
         })
 
+    @torch.no_grad()
+    def stagger(self, weights: Dict[str, Tensor], mode: str) -> None:
+        """Spreads the initial scores over ``(threshold, 2 * init -
+        threshold]`` (mean ``init``), so that entries reach the threshold at
+        different times; every entry still starts kept.
+
+        Args:
+            weights: ``{weight name: frozen weight}``.
+            mode: ``'magnitude'`` (the smaller ``|W|`` within its tensor, the
+                closer to the threshold) or ``'uniform'`` (random, from
+                torch's global generator).
+        """
+        for name, scores in self.items():
+            if mode == 'magnitude':
+                order = weights[name].abs().flatten().argsort().argsort()
+                quantile = (order + 1).to(scores.dtype) / order.numel()
+            elif mode == 'uniform':
+                quantile = 1 - torch.rand(scores.numel(), dtype=scores.dtype,
+                                          device=scores.device)
+            else:
+                raise ValueError(
+                    f"Score staggering must be 'magnitude' or 'uniform', got "
+                    f'{mode!r}.')
+            spread = 2 * (self.init - self.threshold)
+            scores.copy_((self.threshold + spread * quantile).view_as(scores))
+
     def __len__(self) -> int:
         return len(self.names)
 

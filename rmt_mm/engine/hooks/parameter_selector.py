@@ -111,10 +111,13 @@ class ParameterSelector(Hook):
         self.num_batches = num_batches
         self.top_k = top_k
         self.param_budget = param_budget
+        self._selected = False
 
     def before_run(self, runner) -> None:
         if not isinstance(runner.optim_wrapper, OptimWrapper):
             return  # not training (runner.test/val): masks come from files
+        if self._selected:
+            return  # runner.val()/test() after runner.train(): keep the masks
         model = runner.model.module if is_model_wrapper(
             runner.model) else runner.model
         backbone = model.backbone
@@ -141,6 +144,7 @@ class ParameterSelector(Hook):
                 {k: v for k, v in record.items()
                  if k not in ('groups', 'selected_names')}))
         _point_optimizer_at(runner.optim_wrapper, model)
+        self._selected = True
         self._report(record, backbone, path)
 
     @torch.no_grad()

@@ -89,6 +89,9 @@ VARIANTS: Dict[str, Variant] = {
     'margin4-cap1e-3': Variant('margin 4, at most 0.1 % of the entries '
                                'cross per update', margin=4.0,
                                max_flip_ratio=1e-3),
+    'margin4-cap1e-4': Variant('margin 4, at most 0.01 % of the entries '
+                               'cross per update', margin=4.0,
+                               max_flip_ratio=1e-4),
     'margin4-stagger': Variant('margin 4, initial scores spread by |W|',
                                margin=4.0, score_stagger='magnitude'),
     'margin4-stagger-uniform': Variant(

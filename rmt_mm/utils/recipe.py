@@ -5,9 +5,11 @@ schedule long enough for the masks to learn.
 ``tools/train.py``, ``tools/test.py`` and ``tools/sweep.py`` apply it with
 ``--shots K --seed S --data-root DIR``.
 """
+import ast
 import math
 import os.path as osp
-from typing import Optional
+import tempfile
+from typing import Collection, List, Optional
 
 from mmengine.config import Config
 from mmengine.logging import print_log
@@ -128,6 +130,49 @@ def apply_low_shot_recipe(cfg: Config) -> None:
     cfg.train_cfg.max_epochs = epochs
     if cfg.train_cfg.get('val_interval'):
         cfg.train_cfg.val_interval = epochs
+
+
+_MISSING = object()
+
+
+def _lookup(cfg: Config, key: str):
+    value = cfg._cfg_dict
+    for part in key.split('.'):
+        if not isinstance(value, dict) or part not in value:
+            return _MISSING
+        value = value[part]
+    return value
+
+
+def keys_set_by_file(config_path: str, keys: Collection[str]) -> List[str]:
+    """Which of ``keys`` (dotted) the config file itself sets, as opposed to
+    inheriting them unchanged from its ``_base_`` files.
+
+    A user's config that inherits ours and states ``train_cfg =
+    dict(max_epochs=4)`` sets ``train_cfg.max_epochs``; our own experiment
+    configs leave the schedule to ``configs/_base_/schedules``.
+    """
+    with open(config_path, encoding='utf-8') as file:
+        tree = ast.parse(file.read(), filename=config_path)
+    bases = []
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(
+                isinstance(t, ast.Name) and t.id == '_base_'
+                for t in node.targets):
+            bases = ast.literal_eval(node.value)
+    bases = [bases] if isinstance(bases, str) else list(bases)
+    full = Config.fromfile(config_path)
+    inherited = Config()
+    if bases:
+        folder = osp.dirname(osp.abspath(config_path))
+        with tempfile.TemporaryDirectory() as tmp:
+            stub = osp.join(tmp, 'bases_only.py')
+            with open(stub, 'w', encoding='utf-8') as file:
+                file.write('_base_ = %r\n' % [
+                    osp.normpath(osp.join(folder, b)) for b in bases])
+            inherited = Config.fromfile(stub)
+    return [k for k in keys if _lookup(full, k) is not _MISSING
+            and _lookup(full, k) != _lookup(inherited, k)]
 
 
 def dataset_name(dataset_type: Optional[str]) -> Optional[str]:

@@ -119,6 +119,11 @@ VARIANTS: Dict[str, Variant] = {
                            'optim_wrapper.optimizer': dict(
                                _delete_=True, type='SGD', lr=3e-4,
                                momentum=0.9)}),
+    'sgd1e-4': Variant('SGD (momentum 0.9, lr 1e-4) on the scores, as many '
+                       'updates as margin 4', margin=4.0, options={
+                           'optim_wrapper.optimizer': dict(
+                               _delete_=True, type='SGD', lr=1e-4,
+                               momentum=0.9)}),
     'sgd1e-3': Variant('SGD (momentum 0.9, lr 1e-3) on the scores, as many '
                        'updates as margin 4', margin=4.0, options={
                            'optim_wrapper.optimizer': dict(

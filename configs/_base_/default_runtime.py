@@ -14,10 +14,10 @@ default_hooks = dict(
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='VisualizationHook', enable=False),
     # Validates zero-shot CLIP before training and every epoch on few-shot
-    # val splits; keeps the last epoch (the paper's protocol) or, with
-    # select='best_val', the best on val (zero-shot included), and warns
-    # when the kept model is below zero-shot on val.
-    model_selection=dict(type='RMTModelSelectionHook', select='last'),
+    # val splits; keeps the last epoch (the paper's protocol) or, with a
+    # top-level model_selection = 'best_val', the best on val (zero-shot
+    # included); warns when the kept model is below zero-shot on val.
+    model_selection=dict(type='RMTModelSelectionHook'),
 )
 custom_hooks = [
     dict(type='RMTClassPromptHook'),

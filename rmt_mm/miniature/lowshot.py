@@ -23,7 +23,7 @@ CONFIG = osp.join(osp.dirname(osp.dirname(osp.dirname(
     osp.abspath(__file__)))), 'configs', 'miniature',
     'rmt_mini_{task}_16shot.py')
 RESULT_FILE = 'result.json'
-SELECT = 'default_hooks.model_selection.select'
+SELECT = 'model_selection'
 ZERO_SHOT = 'zero-shot'
 
 

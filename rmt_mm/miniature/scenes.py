@@ -9,6 +9,8 @@ on the random generator.
 Two styles exist. ``'plain'`` (pre-training): a flat grey background with
 faint noise. ``'cluttered'`` (the downstream tasks' shift): a blotchy,
 coloured background and strong pixel noise, which pre-training never shows.
+A plain scene may also get a flat background of a given colour (``tint``),
+which is how a task gives each class its own shift.
 """
 from dataclasses import dataclass
 from typing import List, Optional, Sequence, Tuple
@@ -118,10 +120,15 @@ def _shape_masks(scenes: Scenes, rng: np.random.Generator,
     return masks
 
 
-def _backgrounds(rng: np.random.Generator, num: int,
-                 style: str) -> np.ndarray:
+def _backgrounds(rng: np.random.Generator, num: int, style: str,
+                 tint: Optional[Tuple[float, float, float]] = None
+                 ) -> np.ndarray:
     """``(N, S, S, 3)`` float backgrounds of the style."""
     if style == 'plain':
+        if tint is not None:
+            colour = np.asarray(tint, dtype=np.float64) + rng.uniform(
+                -10, 10, size=(num, 1, 1, 3))
+            return np.broadcast_to(colour, (num, IMAGE_SIZE, IMAGE_SIZE, 3))
         grey = rng.uniform(15, 95, size=(num, 1, 1, 1))
         return np.broadcast_to(grey, (num, IMAGE_SIZE, IMAGE_SIZE, 3))
     blotches = rng.uniform(0, 120, size=(num, 4, 4, 3))
@@ -130,19 +137,24 @@ def _backgrounds(rng: np.random.Generator, num: int,
 
 
 def render(scenes: Scenes, rng: np.random.Generator,
-           style: str = 'plain') -> np.ndarray:
+           style: str = 'plain',
+           tint: Optional[Tuple[float, float, float]] = None) -> np.ndarray:
     """Draws the scenes.
 
     Args:
         scenes: What to draw.
         rng: The random stream (sizes, offsets, colour jitter, noise).
         style: ``'plain'`` or ``'cluttered'`` (see the module docstring).
+        tint: RGB of a flat background in place of the plain style's grey.
 
     Returns:
         ``(N, IMAGE_SIZE, IMAGE_SIZE, 3)`` RGB images, uint8.
     """
     if style not in STYLES:
         raise ValueError(f'style must be one of {STYLES}, not {style!r}.')
+    if tint is not None and style != 'plain':
+        raise ValueError('A background tint replaces the plain style\'s grey;'
+                         f' the {style!r} style has its own background.')
     num = len(scenes)
     grid = IMAGE_SIZE * SUPERSAMPLE
     masks = _shape_masks(scenes, rng, grid).astype(np.float32)
@@ -158,7 +170,7 @@ def render(scenes: Scenes, rng: np.random.Generator,
     shade = np.where(coverage > 0, shade / np.maximum(coverage, 1e-6), 0)
     colours = np.array(list(COLOURS.values()), dtype=np.float32)
     colour = colours[scenes.colour] + rng.uniform(-20, 20, size=(num, 3))
-    background = _backgrounds(rng, num, style)
+    background = _backgrounds(rng, num, style, tint)
     foreground = colour[:, None, None, :] * shade[..., None]
     alpha = coverage[..., None]
     image = alpha * foreground + (1 - alpha) * background

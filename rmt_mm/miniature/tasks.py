@@ -1,7 +1,9 @@
 """Downstream tasks of the miniature world, written in CoOp's folder layout.
 
-Each task is a set of classes rendered in the ``'cluttered'`` style, which
-pre-training never shows (blotchy coloured backgrounds, strong noise)::
+``compositions`` and ``shapes`` are rendered in the ``'cluttered'`` style,
+which pre-training never shows (blotchy coloured backgrounds, strong noise);
+``tinted`` keeps the plain style and gives every class a background colour
+of its own (a class-specific shift)::
 
     <root>/<task>/train/<folder>/<n>.png     few-shot draws come from here
     <root>/<task>/val/<folder>/<n>.png
@@ -15,6 +17,7 @@ gives each half every colour and every shape, in different pairs. The
 ``compositions`` task also contains the colour-shape pairs pre-training
 held out (:func:`.held_out_pairs`), three in each half.
 """
+import colorsys
 import json
 import os
 import os.path as osp
@@ -32,9 +35,13 @@ DONE_FILE = 'classnames.json'
 
 @dataclass(frozen=True)
 class TaskClass:
-    """One class: its name and the (colour, shape) pairs it is drawn from."""
+    """One class: its name, the (colour, shape) pairs it is drawn from, and
+    how it is drawn (a style of :mod:`.scenes`, and a background colour for
+    the plain style)."""
     name: str
     pairs: Tuple[Tuple[str, str], ...]
+    style: str = 'cluttered'
+    tint: Optional[Tuple[float, float, float]] = None
 
 
 @dataclass(frozen=True)
@@ -66,7 +73,27 @@ def _shapes() -> Task:
                 per_class=(48, 16, 100))
 
 
-TASKS: Dict[str, Task] = {'compositions': _compositions(), 'shapes': _shapes()}
+def _tint(index: int, count: int) -> Tuple[float, float, float]:
+    """A dark background colour of its own for class ``index``: hues spread
+    around the circle, visited in a fixed scrambled order so that a class's
+    tint says nothing about its shape's colour."""
+    hue = ((index * 7) % count) / count
+    rgb = colorsys.hsv_to_rgb(hue, 0.7, 0.42)
+    return tuple(round(255 * c, 1) for c in rgb)
+
+
+def _tinted() -> Task:
+    """The 36 classes of ``compositions`` in the pre-training's plain style,
+    each on a flat background colour of its own: a shift that differs from
+    class to class, with no style shared by all classes."""
+    classes = _compositions().classes
+    return Task(tuple(
+        TaskClass(c.name, c.pairs, style='plain', tint=_tint(i, len(classes)))
+        for i, c in enumerate(classes)), per_class=(24, 8, 25))
+
+
+TASKS: Dict[str, Task] = {'compositions': _compositions(), 'shapes': _shapes(),
+                          'tinted': _tinted()}
 
 
 def class_folders(task: Task) -> List[str]:
@@ -105,7 +132,7 @@ def write_task(root: str,
             rng = np.random.default_rng((seed, task_index, split_index, label))
             count = (per_class or task.per_class)[split_index]
             images = render(sample_scenes(rng, count, cls.pairs), rng,
-                            'cluttered')
+                            cls.style, cls.tint)
             out = osp.join(folder, split, folders[label])
             os.makedirs(out, exist_ok=True)
             for index, image in enumerate(images):

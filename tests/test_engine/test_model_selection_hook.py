@@ -123,15 +123,20 @@ def test_state_survives_a_resume_checkpoint(tmp_path):
     assert all(not m.any() for m in resumed.best_masks.values())
 
 
-def test_unknown_mode_is_refused():
-    with pytest.raises(ValueError, match=r"select must be one of \('last', "
-                       r"'best_val'\), got 'best'"):
+def test_unknown_mode_is_refused(tmp_path):
+    with pytest.raises(ValueError, match=r"selection select must be one of "
+                       r"\('last', 'best_val'\), got 'best'"):
         RMTModelSelectionHook(select='best')
+    runner = fake_runner(tmp_path)
+    runner.cfg = dict(model_selection='best')
+    with pytest.raises(ValueError, match=r"selection model_selection must be "
+                       r"one of \('last', 'best_val'\), got 'best'"):
+        RMTModelSelectionHook().before_train(runner)
 
 
 def test_best_val_run_writes_the_kept_masks(run_tiny):
     run = run_tiny('best_val', cfg_options={
-        'default_hooks.model_selection.select': 'best_val',
+        'model_selection': 'best_val',
         'optim_wrapper.optimizer.lr': 3e-2},
         custom_hook_args={'RMTMaskFileHook': dict(interval=1)})
     record = json.load(open(run.work_dir / 'model_selection.json'))

@@ -23,6 +23,14 @@ SELECT_MODES = ('last', 'best_val')
 CHECKPOINT_KEY = 'rmt_model_selection'
 
 
+def _checked(select: str, name: str) -> str:
+    if select not in SELECT_MODES:
+        raise ValueError(
+            f'Model selection {name} must be one of {SELECT_MODES}, got '
+            f'{select!r}.')
+    return select
+
+
 def _backbone(runner):
     model = runner.model.module if is_model_wrapper(
         runner.model) else runner.model
@@ -47,19 +55,17 @@ class RMTModelSelectionHook(Hook):
     Runs without masks (CoOp, Tip-Adapter) or without validation skip it.
 
     Args:
-        select: ``'last'`` or ``'best_val'``.
+        select: ``'last'`` or ``'best_val'``; ``None`` takes the config's
+            top-level ``model_selection`` (``'last'`` when it has none; the
+            own-folder dataset base sets ``'best_val'``).
         metric: The validation metric to compare.
     """
 
     priority = 'BELOW_NORMAL'  # after_train: before RMTMaskFileHook (LOW)
 
-    def __init__(self, select: str = 'last',
+    def __init__(self, select: Optional[str] = None,
                  metric: str = 'accuracy/top1') -> None:
-        if select not in SELECT_MODES:
-            raise ValueError(
-                f'RMTModelSelectionHook select must be one of {SELECT_MODES},'
-                f' got {select!r}.')
-        self.select = select
+        self.select = None if select is None else _checked(select, 'select')
         self.metric = metric
         self.history: List[Tuple[int, float]] = []
         self.best_epoch = 0
@@ -68,6 +74,9 @@ class RMTModelSelectionHook(Hook):
 
     # ------------------------------------------------------------ training
     def before_train(self, runner) -> None:
+        if self.select is None:
+            self.select = _checked(
+                runner.cfg.get('model_selection', 'last'), 'model_selection')
         backbone = _backbone(runner)
         self._training = (runner.val_loop is not None
                           and getattr(backbone, 'has_masks', False))
@@ -125,8 +134,8 @@ class RMTModelSelectionHook(Hook):
             print_log(
                 f'The kept model is below zero-shot CLIP on the validation '
                 f'split ({self.metric} {kept_value:.2f} < {zero_shot:.2f}): '
-                "set default_hooks.model_selection.select='best_val' to keep "
-                'the best epoch, or give the run more shots (docs/method.md '
+                "set model_selection = 'best_val' in the config to keep the "
+                'best epoch, or give the run more shots (docs/method.md '
                 'section 10).', logger='current', level=logging.WARNING)
         if is_main_process():
             record = dict(select=self.select, metric=self.metric,

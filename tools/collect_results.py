@@ -83,7 +83,7 @@ class Stat:
     n: int
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Tabulate and plot a tools/sweep.py folder.')
     parser.add_argument('root', help='the sweep root (--work-root)')
@@ -93,7 +93,7 @@ def parse_args() -> argparse.Namespace:
         '--metric',
         default='accuracy/top1',
         help='key of the metrics JSON files to report')
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
 def read_metric(path: str, metric: str) -> Optional[float]:
@@ -666,8 +666,8 @@ def collect(root: str, out_dir: str,
     return outputs
 
 
-def main() -> None:
-    args = parse_args()
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    args = parse_args(argv)
     out_dir = args.out_dir or osp.join(args.root, 'results')
     outputs = collect(args.root, out_dir, args.metric)
     with open(outputs['markdown']) as f:

@@ -27,7 +27,7 @@ import shutil
 import subprocess
 import sys
 import time
-from typing import Tuple
+from typing import Optional, Sequence, Tuple
 
 import numpy as np
 from mmengine.config import Config
@@ -156,7 +156,7 @@ def prepare(world: str,
     return data, weights
 
 
-def main() -> None:
+def main(argv: Optional[Sequence[str]] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--world', choices=sorted(CONFIGS),
                         default='miniature',
@@ -166,7 +166,7 @@ def main() -> None:
                         help='folder for data, weights and results')
     parser.add_argument('--methods', action='store_true',
                         help='run every method side by side instead')
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.methods:
         compare_methods(args.world, osp.join(REPO, args.out, 'methods'))
         return

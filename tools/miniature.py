@@ -164,7 +164,7 @@ def table(args: argparse.Namespace) -> None:
     print(text)
 
 
-def main() -> None:
+def main(argv: Optional[Sequence[str]] = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__.splitlines()[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -190,7 +190,7 @@ def main() -> None:
     measure.add_argument('--work-root', default='work_dirs/miniature')
     measure.add_argument('--task', default='compositions')
     measure.add_argument('--seeds', nargs='+', type=int, default=[1, 2, 3])
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     {'pretrain': pretrain, 'tasks': tasks, 'table': table}[args.command](args)
 

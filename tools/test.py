@@ -1,6 +1,7 @@
 """Evaluate zero-shot CLIP (no checkpoint) or R-AMT masks."""
 import argparse
 import os.path as osp
+from typing import Optional, Sequence
 
 import mmengine
 from mmengine.config import Config
@@ -14,7 +15,7 @@ from rmt_mm.utils.launch import (add_common_args, apply_common_args,
 TEST_SUBDIR = 'test'
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Evaluate a CLIP with R-AMT masks')
     parser.add_argument('config', help='test config file path')
@@ -30,7 +31,7 @@ def parse_args() -> argparse.Namespace:
         help='apply a mask file to CLIP weights other than those it was '
         'learned on (refused by default)')
     add_common_args(parser, 'test_dataloader.dataset.subsample=new')
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
 def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
@@ -53,8 +54,8 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     return cfg
 
 
-def main() -> None:
-    args = parse_args()
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    args = parse_args(argv)
     cfg = merge_args(Config.fromfile(args.config), args)
     if not cfg.get('test_dataloader'):
         raise ValueError('The config has no test_dataloader to evaluate on.')

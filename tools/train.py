@@ -1,5 +1,6 @@
 """Train R-AMT masks with the mmengine Runner (mmpretrain's arguments)."""
 import argparse
+from typing import Optional, Sequence
 
 from mmengine.config import Config
 from mmengine.runner import Runner
@@ -18,7 +19,7 @@ from rmt_mm.utils.recipe import apply_low_shot_recipe
 from rmt_mm.utils.work_dir import prepare_training_work_dir
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Train R-AMT masks')
     parser.add_argument('config', help='train config file path')
     parser.add_argument(
@@ -43,7 +44,7 @@ def parse_args() -> argparse.Namespace:
         'accumulation) over auto_scale_lr.base_batch_size')
     add_selection_args(parser)
     add_common_args(parser, 'optim_wrapper.lam=1.0 train_cfg.max_epochs=50')
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
 def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
@@ -67,8 +68,8 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     return cfg
 
 
-def main() -> None:
-    args = parse_args()
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    args = parse_args(argv)
     cfg = merge_args(Config.fromfile(args.config), args)
     check_train_config(cfg)
     check_batch_options(cfg, args.cfg_options)

@@ -1,6 +1,10 @@
 """Test helpers: tiny random open_clip models, their weight files and a
 fabricated image-folder dataset."""
+import contextlib
+import io
 import os
+import sys
+from typing import NamedTuple, Optional
 
 import numpy as np
 import torch
@@ -99,15 +103,60 @@ def write_tiny_config(path: str, data_root: str, epochs: int = 3,
     return path
 
 
+_TOOLS = {}
+
+
 def load_tool(name: str):
-    """Imports ``tools/<name>.py`` as a module (tools are scripts, not a
-    package)."""
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(
-        f'rmt_tool_{name}', os.path.join(REPO, 'tools', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """Imports ``tools/<name>.py`` as a module, once per session (tools are
+    scripts, not a package)."""
+    if name not in _TOOLS:
+        import importlib.util
+        spec = importlib.util.spec_from_file_location(
+            f'rmt_tool_{name}', os.path.join(REPO, 'tools', f'{name}.py'))
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        _TOOLS[name] = module
+    return _TOOLS[name]
+
+
+class ToolResult(NamedTuple):
+    """Exit code and everything a tool printed (stdout, stderr and logs)."""
+    returncode: int
+    output: str
+
+
+def run_tool(name: str, *argv: str, cwd: Optional[str] = None
+             ) -> ToolResult:
+    """Runs ``tools/<name>.py`` in this process as ``python tools/<name>.py
+    ARGV`` would, from ``cwd``: its ``main(argv)`` under the same one-line
+    refusal handler, with mmengine's per-run singletons (loggers, message
+    hubs, visualizers) cleared first, so that runs never share them.
+    """
+    from mmengine.logging import MessageHub, MMLogger
+    from mmengine.visualization import Visualizer
+
+    from rmt_mm.utils import refuse_bad_files
+    tool = load_tool(name)
+    for kind in (MMLogger, MessageHub, Visualizer):
+        kind._instance_dict.clear()
+    stream, code = io.StringIO(), 0
+    previous = os.getcwd()
+    try:
+        os.chdir(cwd or REPO)
+        with contextlib.redirect_stdout(stream), \
+                contextlib.redirect_stderr(stream):
+            try:
+                with refuse_bad_files():
+                    tool.main(list(argv))
+            except SystemExit as exit_:
+                if isinstance(exit_.code, str):
+                    print(exit_.code, file=sys.stderr)
+                    code = 1
+                else:
+                    code = exit_.code or 0
+    finally:
+        os.chdir(previous)
+    return ToolResult(code, stream.getvalue())
 
 
 def random_mask_file(clip, path: str, seed: int,

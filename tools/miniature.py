@@ -9,6 +9,10 @@ Examples::
     python tools/miniature.py tasks --out data/miniature
     # zero-shot, R-AMT 1/4/16 shots, AMT 16 shots, base-to-new; 3 seeds
     python tools/miniature.py table --work-root work_dirs/miniature
+    # base-to-new only, on the task with a class-specific shift
+    python tools/miniature.py table --task tinted --protocols base-to-new
+    # the low-shot study: every recipe variant, both tasks, 1-16 shots
+    python tools/miniature.py lowshot --work-root work_dirs/lowshot
 """
 import argparse
 import json
@@ -27,17 +31,20 @@ CONFIG = osp.join(osp.dirname(TOOLS_DIR), 'configs', 'miniature',
                   'rmt_mini_{task}_16shot.py')
 # (sub-folder of the work root, shots, tools/sweep.py flags) of each
 # protocol; lambda follows the paper's rule unless given (1.0 below 16 shots
-# and in base-to-new, 0.3 at 16 shots).
-PROTOCOLS = (
-    ('rmt', 16, ['--zero-shot']),
-    ('rmt', 4, []),
-    ('rmt', 1, []),
-    ('rmt', 16, ['--base-to-new', '--zero-shot']),
-    ('amt', 16, ['--lam', '0']),
-    ('amt', 16, ['--base-to-new', '--lam', '0']),
-)
-# Every run takes about this many optimiser steps, whatever its shots.
-TRAIN_STEPS = 180
+# and in base-to-new, 0.3 at 16 shots). 16 shots train on the paper's
+# recipe, fewer on the low-shot recipe (tools/train.py --shots).
+PROTOCOLS = {
+    'few-shot': (
+        ('rmt', 16, ['--zero-shot']),
+        ('rmt', 4, []),
+        ('rmt', 1, []),
+        ('amt', 16, ['--lam', '0']),
+    ),
+    'base-to-new': (
+        ('rmt', 16, ['--base-to-new', '--zero-shot']),
+        ('amt', 16, ['--base-to-new', '--lam', '0']),
+    ),
+}
 
 
 def pretrain(args: argparse.Namespace) -> None:
@@ -124,36 +131,21 @@ def miniature_table(root: str, task: str, seeds: Sequence[int]) -> str:
     return '\n'.join(lines) + '\n'
 
 
-def epochs_for(num_classes: int, shots: int, batch_size: int) -> int:
-    """Epochs that make about :data:`TRAIN_STEPS` optimiser steps (complete
-    global batches only, as ``RMTGlobalBatchSampler`` trains)."""
-    from rmt_mm.datasets.samplers import updates_per_epoch
-    steps_per_epoch = updates_per_epoch(num_classes * shots, batch_size)
-    return max(1, round(TRAIN_STEPS / steps_per_epoch))
-
-
 def table(args: argparse.Namespace) -> None:
     from mmengine.config import Config
 
-    from rmt_mm.miniature.tasks import TASKS, write_task
+    from rmt_mm.miniature.tasks import write_task
     config = CONFIG.format(task=args.task)
     cfg = Config.fromfile(config)
     write_task(osp.dirname(cfg.test_dataloader.dataset.data_root),
                args.task)
-    for method, shots, flags in PROTOCOLS:
-        num_classes = len(TASKS[args.task].classes)
-        if '--base-to-new' in flags:
-            num_classes //= 2
-        epochs = epochs_for(num_classes, shots,
-                            cfg.train_dataloader.batch_size)
+    protocols = [p for name in args.protocols for p in PROTOCOLS[name]]
+    for method, shots, flags in protocols:
         subprocess.run([
             sys.executable, osp.join(TOOLS_DIR, 'sweep.py'), '--configs',
             f'{args.task}={config}', '--seeds', *map(str, args.seeds),
             '--work-root', osp.join(args.work_root, method), '--shots',
-            str(shots), *flags, '--cfg-options',
-            f'train_cfg.max_epochs={epochs}',
-            f'train_cfg.val_interval={epochs}'
-        ], check=True)
+            str(shots), *flags], check=True)
     for method in ('rmt', 'amt'):
         subprocess.run([sys.executable, osp.join(TOOLS_DIR,
                                                  'collect_results.py'),
@@ -162,6 +154,22 @@ def table(args: argparse.Namespace) -> None:
     with open(osp.join(args.work_root, 'miniature_table.md'), 'w') as file:
         file.write(text)
     print(text)
+
+
+def lowshot(args: argparse.Namespace) -> None:
+    from rmt_mm.miniature.lowshot import VARIANTS, run_study, study_table
+    results = run_study(args.work_root, args.data_root,
+                        args.variants or list(VARIANTS), args.tasks,
+                        args.shots, args.seeds, jobs=args.jobs)
+    sections = [f'### {title}\n\n{study_table(results, metric)}\n'
+                for title, metric in (('Validation top-1 (%)', 'val_top1'),
+                                      ('Test top-1 (%)', 'test_top1'),
+                                      ('Sparsity (%)', 'sparsity'))]
+    text = '\n'.join(sections)
+    path = osp.join(args.work_root, 'lowshot_study.md')
+    with open(path, 'w') as file:
+        file.write(text)
+    print(f'{text}\nWrote {path}')
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
@@ -181,18 +189,37 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     write = commands.add_parser('tasks', help='write the downstream tasks')
     write.add_argument('--out', default='data/miniature',
                        help='parent folder of the task folders')
-    write.add_argument('--tasks', nargs='+', default=['compositions',
-                                                      'shapes'])
+    write.add_argument('--tasks', nargs='+',
+                       default=['compositions', 'shapes', 'tinted'])
     write.add_argument('--seed', type=int, default=0)
     measure = commands.add_parser(
         'table', help="the paper's table in miniature (tools/sweep.py and "
         'tools/collect_results.py), into WORK_ROOT/miniature_table.md')
     measure.add_argument('--work-root', default='work_dirs/miniature')
-    measure.add_argument('--task', default='compositions')
+    measure.add_argument('--task', default='compositions',
+                         choices=['compositions', 'shapes', 'tinted'])
     measure.add_argument('--seeds', nargs='+', type=int, default=[1, 2, 3])
+    measure.add_argument('--protocols', nargs='+', choices=sorted(PROTOCOLS),
+                         default=sorted(PROTOCOLS))
+    study = commands.add_parser(
+        'lowshot', help='the low-shot study: recipe variants x tasks x '
+        'shots x seeds, trained in-process, into WORK_ROOT/lowshot_study.md')
+    study.add_argument('--work-root', default='work_dirs/lowshot')
+    study.add_argument('--data-root', default='data/miniature')
+    study.add_argument('--variants', nargs='+',
+                       help='variants to run (default: all of '
+                       'rmt_mm.miniature.lowshot.VARIANTS)')
+    study.add_argument('--tasks', nargs='+', default=['compositions',
+                                                      'shapes'])
+    study.add_argument('--shots', nargs='+', type=int,
+                       default=[1, 2, 4, 8, 16])
+    study.add_argument('--seeds', nargs='+', type=int, default=[1, 2, 3])
+    study.add_argument('--jobs', type=int, default=2,
+                       help='runs at a time, one torch thread each')
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    {'pretrain': pretrain, 'tasks': tasks, 'table': table}[args.command](args)
+    {'pretrain': pretrain, 'tasks': tasks, 'table': table,
+     'lowshot': lowshot}[args.command](args)
 
 
 if __name__ == '__main__':

@@ -15,7 +15,8 @@ from rmt_mm.utils.launch import (add_common_args, add_selection_args,
                                  close_distributed, enable_amp,
                                  init_cpu_distributed, launched_world_size,
                                  warn_if_batch_exceeds_dataset)
-from rmt_mm.utils.recipe import apply_low_shot_recipe
+from rmt_mm.utils.recipe import (LOW_SHOT_KEYS, apply_low_shot_recipe,
+                                 explicit_keys)
 from rmt_mm.utils.work_dir import prepare_training_work_dir
 
 
@@ -61,17 +62,22 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
         cfg.resume, cfg.load_from = True, args.resume
     apply_selection_args(cfg, args)
     apply_common_args(cfg, args)
-    # Below 16 shots the schedule follows the shots, unless set by hand.
-    if args.shots is not None and 'train_cfg.max_epochs' not in (
-            args.cfg_options or {}):
-        apply_low_shot_recipe(cfg)
     return cfg
+
+
+def apply_recipe(cfg: Config, args: argparse.Namespace) -> None:
+    """Below 16 shots the low-shot recipe fills what the user's config and
+    ``--cfg-options`` leave unset."""
+    explicit = set(args.cfg_options or {}) | set(
+        explicit_keys(args.config, LOW_SHOT_KEYS))
+    apply_low_shot_recipe(cfg, explicit)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parse_args(argv)
     cfg = merge_args(Config.fromfile(args.config), args)
     check_train_config(cfg)
+    apply_recipe(cfg, args)
     check_batch_options(cfg, args.cfg_options)
     init_cpu_distributed(cfg, args.launcher)
     world_size = launched_world_size(args.launcher)

@@ -6,10 +6,11 @@ schedule long enough for the masks to learn.
 ``--shots K --seed S --data-root DIR``.
 """
 import ast
+import logging
 import math
 import os.path as osp
 import tempfile
-from typing import Collection, List, Optional
+from typing import Any, Collection, Dict, List, Optional
 
 from mmengine.config import Config
 from mmengine.logging import print_log
@@ -19,9 +20,17 @@ from .experiments import DATASET_TYPES, gdr_lambda
 
 #: Shots of the paper's published recipe; fewer shots get the low-shot one.
 RECIPE_SHOTS = 16
-#: The low-shot recipe makes the learning rates of a run sum to this many
-#: times the distance a mask score must move to flip its entry.
-LOW_SHOT_MARGIN = 2.0
+#: The low-shot recipe (docs/method.md section 10, chosen on validation by
+#: the study of docs/lowshot_study.md): learning rates summing to this many
+#: times the distance a mask score must move to flip its entry, ...
+LOW_SHOT_MARGIN = 4.0
+#: ... initial scores staggered by the weights' magnitude ...
+LOW_SHOT_STAGGER = 'magnitude'
+#: ... and the epoch best on validation kept, zero-shot CLIP included.
+LOW_SHOT_SELECTION = 'best_val'
+#: The config entries the low-shot recipe fills.
+LOW_SHOT_KEYS = ('train_cfg.max_epochs', 'model.backbone.score_stagger',
+                 'model_selection')
 #: ``MaskedCLIP``'s defaults, used when the config does not set them.
 DEFAULT_SCORE_INIT = 1e-2
 DEFAULT_THRESHOLD = 5e-3
@@ -104,32 +113,68 @@ def train_set_size(cfg: Config) -> int:
     return len(DATASETS.build(dict(dataset, pipeline=[], lazy_init=False)))
 
 
-def apply_low_shot_recipe(cfg: Config) -> None:
-    """Lengthens a run below 16 shots so that its masks can learn.
+def low_shot_settings(cfg: Config) -> Dict[str, Any]:
+    """What the low-shot recipe sets for ``cfg`` (dotted keys), or nothing
+    from 16 shots, for every image, or for a model without masks.
 
-    The paper publishes only its 16-shot schedule. With Adam a score moves by
-    about the learning rate per update at most, so the run gets the fewest
-    epochs (never fewer than the config's) whose learning rates sum to
-    :data:`LOW_SHOT_MARGIN` times :func:`flip_distance`, at the config's
-    learning rate, global batch and cosine schedule (see
-    :func:`low_shot_epochs`). Validation moves to the last epoch.
+    The paper publishes only its 16-shot schedule; below it rmt_mm uses
+    the recipe chosen on validation by the low-shot study (docs/method.md
+    section 10): initial scores staggered by ``|W|``
+    (:data:`LOW_SHOT_STAGGER`), the fewest epochs (never fewer than the
+    config's) whose learning rates sum to :data:`LOW_SHOT_MARGIN` times
+    :func:`flip_distance` at the config's lr, global batch and cosine
+    schedule (:func:`low_shot_epochs`), and the epoch best on validation
+    kept, zero-shot CLIP included (:data:`LOW_SHOT_SELECTION`).
     """
     shots = cfg.train_dataloader.dataset.get('num_shots', -1)
-    if not 0 < shots < RECIPE_SHOTS:
+    backbone = cfg.get('model', {}).get('backbone', {})
+    if not 0 < shots < RECIPE_SHOTS or backbone.get('mask_targets',
+                                                    'paper') is None:
+        return {}
+    global_batch = cfg.get('global_batch_size') or \
+        cfg.train_dataloader.batch_size
+    updates = updates_per_epoch(train_set_size(cfg), global_batch)
+    epochs = low_shot_epochs(cfg.optim_wrapper.optimizer.lr, updates,
+                             flip_distance(cfg), cfg.train_cfg.max_epochs)
+    return dict(zip(LOW_SHOT_KEYS, (epochs, LOW_SHOT_STAGGER,
+                                    LOW_SHOT_SELECTION)))
+
+
+def apply_low_shot_recipe(cfg: Config,
+                          explicit: Collection[str] = ()) -> None:
+    """Applies :func:`low_shot_settings` to ``cfg``, except for the keys in
+    ``explicit`` (set by the user's config or ``--cfg-options``): those are
+    kept and the log line names both values. Validation moves to the last
+    epoch (the model selection hook validates every epoch where it is
+    cheap)."""
+    settings = low_shot_settings(cfg)
+    if not settings:
         return
+    shots = cfg.train_dataloader.dataset.num_shots
+    for key, value in settings.items():
+        current = _lookup(cfg, key)
+        if key in explicit:
+            if current != value:
+                print_log(
+                    f'Low-shot recipe ({shots} shots): keeping {key}='
+                    f'{current!r} from your config (the recipe would set '
+                    f'{value!r}).', logger='current', level=logging.WARNING)
+            continue
+        cfg.merge_from_dict({key: value})
+    epochs = cfg.train_cfg.max_epochs
+    if cfg.train_cfg.get('val_interval'):
+        cfg.train_cfg.val_interval = epochs
     global_batch = cfg.get('global_batch_size') or \
         cfg.train_dataloader.batch_size
     updates = updates_per_epoch(train_set_size(cfg), global_batch)
     lr = cfg.optim_wrapper.optimizer.lr
-    epochs = low_shot_epochs(lr, updates, flip_distance(cfg),
-                             cfg.train_cfg.max_epochs)
     print_log(
         f'Low-shot recipe ({shots} shots): {updates} update(s) per epoch '
         f'at lr {lr:g} -> {epochs} epochs, learning rates summing to '
-        f'{lr * updates * (epochs + 1) / 2:.2e}.', logger='current')
-    cfg.train_cfg.max_epochs = epochs
-    if cfg.train_cfg.get('val_interval'):
-        cfg.train_cfg.val_interval = epochs
+        f'{lr * updates * (epochs + 1) / 2:.2e}; initial scores staggered by '
+        f'{_lookup(cfg, "model.backbone.score_stagger")}, model selection '
+        f'{cfg.get("model_selection", "last")!r} (docs/method.md section '
+        '10).', logger='current')
 
 
 _MISSING = object()
@@ -144,14 +189,13 @@ def _lookup(cfg: Config, key: str):
     return value
 
 
-def keys_set_by_file(config_path: str, keys: Collection[str]) -> List[str]:
-    """Which of ``keys`` (dotted) the config file itself sets, as opposed to
-    inheriting them unchanged from its ``_base_`` files.
+#: Our shared configs: what they set counts as unset for the recipe.
+SHARED_CONFIGS = osp.join(osp.dirname(osp.dirname(osp.dirname(
+    osp.abspath(__file__)))), 'configs', '_base_')
 
-    A user's config that inherits ours and states ``train_cfg =
-    dict(max_epochs=4)`` sets ``train_cfg.max_epochs``; our own experiment
-    configs leave the schedule to ``configs/_base_/schedules``.
-    """
+
+def _bases(config_path: str) -> List[str]:
+    """The ``_base_`` files of a config file, as absolute paths."""
     with open(config_path, encoding='utf-8') as file:
         tree = ast.parse(file.read(), filename=config_path)
     bases = []
@@ -161,18 +205,41 @@ def keys_set_by_file(config_path: str, keys: Collection[str]) -> List[str]:
                 for t in node.targets):
             bases = ast.literal_eval(node.value)
     bases = [bases] if isinstance(bases, str) else list(bases)
+    folder = osp.dirname(osp.abspath(config_path))
+    return [osp.normpath(osp.join(folder, base)) for base in bases]
+
+
+def keys_set_by_file(config_path: str, keys: Collection[str]) -> List[str]:
+    """Which of ``keys`` (dotted) the config file itself sets, as opposed to
+    inheriting them unchanged from its ``_base_`` files."""
+    bases = _bases(config_path)
     full = Config.fromfile(config_path)
     inherited = Config()
     if bases:
-        folder = osp.dirname(osp.abspath(config_path))
         with tempfile.TemporaryDirectory() as tmp:
             stub = osp.join(tmp, 'bases_only.py')
             with open(stub, 'w', encoding='utf-8') as file:
-                file.write('_base_ = %r\n' % [
-                    osp.normpath(osp.join(folder, b)) for b in bases])
+                file.write(f'_base_ = {bases!r}\n')
             inherited = Config.fromfile(stub)
     return [k for k in keys if _lookup(full, k) is not _MISSING
             and _lookup(full, k) != _lookup(inherited, k)]
+
+
+def explicit_keys(config_path: str, keys: Collection[str]) -> List[str]:
+    """Which of ``keys`` a config sets anywhere in its inheritance chain
+    outside our shared ``configs/_base_/`` files: the values a user (or an
+    experiment config such as ImageNet's) chose, which a recipe must not
+    replace.
+
+    A user's config that inherits ours and states ``train_cfg =
+    dict(max_epochs=4)`` sets ``train_cfg.max_epochs``; the DTD experiment
+    config leaves the schedule to ``configs/_base_/schedules``.
+    """
+    found = set(keys_set_by_file(config_path, keys))
+    for base in _bases(config_path):
+        if not base.startswith(SHARED_CONFIGS + osp.sep):
+            found.update(explicit_keys(base, keys))
+    return [k for k in keys if k in found]
 
 
 def dataset_name(dataset_type: Optional[str]) -> Optional[str]:

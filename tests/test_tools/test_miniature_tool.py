@@ -1,4 +1,4 @@
-"""tools/miniature.py: the step budget per run and the miniature table."""
+"""tools/miniature.py: the protocols and the miniature table."""
 import json
 import os
 
@@ -7,15 +7,13 @@ from rmt_testing import load_tool
 miniature = load_tool('miniature')
 
 
-def test_every_run_gets_about_the_same_number_of_steps():
-    # 36 classes, batch 32: 16 shots = 18 steps/epoch; 4 shots = 144
-    # images = 4 complete batches (the last 16 images are dropped); 1 shot =
-    # 36 images = 1 batch. A 1-shot run of 90 epochs would make 90 updates,
-    # too few to flip any mask at the miniature lr.
-    assert miniature.epochs_for(36, 16, 32) == 10
-    assert miniature.epochs_for(36, 4, 32) == 45
-    assert miniature.epochs_for(36, 1, 32) == 180
-    assert miniature.epochs_for(18, 16, 32) == 20
+def test_table_protocols_leave_the_schedule_to_the_recipes():
+    # 16 shots on the paper's recipe, fewer on the low-shot recipe: no run
+    # of the table overrides the schedule.
+    for protocol in miniature.PROTOCOLS.values():
+        for _, shots, flags in protocol:
+            assert not any('max_epochs' in f or 'lr=' in f for f in flags)
+    assert {s for _, s, _ in miniature.PROTOCOLS['few-shot']} == {1, 4, 16}
 
 
 def _metrics(folder, name, value):

@@ -1,24 +1,22 @@
 """End to end: tools/train.py then tools/test.py, as a user runs them."""
 import json
 import os
-import subprocess
 import sys
 
 import pytest
 import torch
 import torch.nn.functional as F
 from rmt_testing import (REPO, TINY_VIT, load_tool, make_image_folder,
-                          save_random_weights, write_tiny_config)
+                          run_tool, save_random_weights, write_tiny_config)
 
 from rmt_mm.utils import load_mask_file
 
 
-def run_tool(*args, check=True):
-    result = subprocess.run([sys.executable, *args], cwd=REPO,
-                            capture_output=True, text=True, timeout=300)
-    if check and result.returncode:
-        raise AssertionError(result.stdout[-3000:] + result.stderr[-3000:])
-    return result
+def tool(name: str, *args: str) -> str:
+    """Runs tools/<name>.py in-process; its output, which must end well."""
+    code, output = run_tool(name, *args)
+    assert code == 0, output[-6000:]
+    return output
 
 
 def open_clip_accuracy(config: str, weights: str, masks: dict,
@@ -67,8 +65,7 @@ def test_train_then_test_from_the_mask_file(tmp_path):
         f.write(f'_base_ = [{base!r}]\n'
                 f'model = dict(backbone=dict(pretrained={weights!r}))\n')
     work = str(tmp_path / 'work')
-    train = run_tool('tools/train.py', config, '--work-dir', work)
-    log = train.stdout + train.stderr
+    log = tool('train', config, '--work-dir', work)
     for key in ('loss_ce', 'loss_sparsity', 'reg_distill', 'grad_dropped',
                 'sparsity'):
         assert f'{key}: ' in log, key
@@ -95,8 +92,7 @@ def test_train_then_test_from_the_mask_file(tmp_path):
                  'test_dataloader.dataset.subsample=new']),
     ]:
         out = str(tmp_path / f'{name}.json')
-        run_tool('tools/test.py', config, *extra, '--work-dir', work,
-                 '--out', out)
+        tool('test', config, *extra, '--work-dir', work, '--out', out)
         results[name] = json.load(open(out))['accuracy/top1']
     assert results['base'] == results['resume_file']
     # tools/test.py against plain open_clip with the bits folded by hand.
@@ -142,8 +138,8 @@ def test_importance_selection_is_evaluated_and_exported_from_its_config(
         "model = dict(backbone=dict(mask_targets=["
         "'visual.transformer.resblocks.*.attn.in_proj_weight']))\n")
     work = str(tmp_path / 'work')
-    run_tool('tools/train.py', str(config), '--work-dir', work,
-             '--select', 'importance', '--top-k', '2')
+    tool('train', str(config), '--work-dir', work, '--select', 'importance',
+         '--top-k', '2')
     record = json.load(open(os.path.join(work, 'mask_selection.json')))
     assert sum(g['selected'] for g in record['groups']) == 2
     mask_file = os.path.join(work, 'masks_final.pth')
@@ -157,8 +153,7 @@ def test_importance_selection_is_evaluated_and_exported_from_its_config(
     for name, checkpoint in (('mask_file', mask_file),
                              ('resume', os.path.join(work, 'epoch_1.pth'))):
         out = str(tmp_path / f'{name}.json')
-        run_tool('tools/test.py', dumped, checkpoint, '--work-dir', work,
-                 '--out', out)
+        tool('test', dumped, checkpoint, '--work-dir', work, '--out', out)
         accuracy[name] = json.load(open(out))['accuracy/top1']
     assert accuracy['mask_file'] == accuracy['resume']
 

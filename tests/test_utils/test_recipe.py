@@ -33,6 +33,7 @@ def train_cfg(*argv, config=DTD):
         sys.argv = sys_argv
     cfg = train_tool.merge_args(Config.fromfile(config), args)
     check_train_config(cfg)
+    train_tool.apply_recipe(cfg, args)
     return cfg
 
 

@@ -13,6 +13,8 @@ Examples::
     python tools/miniature.py table --task tinted --protocols base-to-new
     # the low-shot study: every recipe variant, both tasks, 1-16 shots
     python tools/miniature.py lowshot --work-root work_dirs/lowshot
+    # one 16-shot run epoch by epoch: val and test accuracy, sparsity
+    python tools/miniature.py curves --out docs/images/miniature_curves.png
 """
 import argparse
 import json
@@ -172,6 +174,18 @@ def lowshot(args: argparse.Namespace) -> None:
     print(f'{text}\nWrote {path}')
 
 
+def curves(args: argparse.Namespace) -> None:
+    from rmt_mm.miniature.curves import draw_curves, epoch_curves
+    from rmt_mm.miniature.tasks import write_task
+    write_task(args.data_root, args.task)
+    result = epoch_curves(args.task, args.shots, args.seed, args.data_root,
+                          args.work_dir)
+    draw_curves(result, args.out,
+                f'R-AMT on "{args.task}", {args.shots} shots, seed '
+                f'{args.seed}, the paper\'s recipe')
+    print(f'Wrote {args.out} (figures in {args.work_dir})')
+
+
 def main(argv: Optional[Sequence[str]] = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__.splitlines()[0],
@@ -216,10 +230,19 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     study.add_argument('--seeds', nargs='+', type=int, default=[1, 2, 3])
     study.add_argument('--jobs', type=int, default=2,
                        help='runs at a time, one torch thread each')
+    curve = commands.add_parser(
+        'curves', help='one run epoch by epoch (val and test top-1, '
+        'sparsity) as a plot')
+    curve.add_argument('--out', default='miniature_curves.png')
+    curve.add_argument('--work-dir', default='work_dirs/miniature_curves')
+    curve.add_argument('--data-root', default='data/miniature')
+    curve.add_argument('--task', default='compositions')
+    curve.add_argument('--shots', type=int, default=16)
+    curve.add_argument('--seed', type=int, default=1)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     {'pretrain': pretrain, 'tasks': tasks, 'table': table,
-     'lowshot': lowshot}[args.command](args)
+     'lowshot': lowshot, 'curves': curves}[args.command](args)
 
 
 if __name__ == '__main__':

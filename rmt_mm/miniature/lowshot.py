@@ -137,10 +137,10 @@ def run_folder(root: str, variant: str, task: str, shots: int,
     return osp.join(root, variant, task, f'{shots}shot', f'seed{seed}')
 
 
-def build_config(variant: str, task: str, shots: int, seed: int,
+def build_config(variant: Optional[str], task: str, shots: int, seed: int,
                  data_root: str, work_dir: str):
     """The run's config: the task's config, its shots and seed, then the
-    variant."""
+    variant (``None`` or :data:`ZERO_SHOT`: the config as it is)."""
     from mmengine.config import Config
 
     from ..utils.launch import (apply_global_batch_size, check_train_config)
@@ -151,13 +151,13 @@ def build_config(variant: str, task: str, shots: int, seed: int,
         cfg[loader].dataset.data_root = osp.join(data_root, task)
     cfg.work_dir = work_dir
     cfg.log_level = 'WARNING'
-    cfg.experiment_name = f'lowshot_{variant}_{task}_{shots}_{seed}_' \
+    cfg.experiment_name = f'rmt_{variant}_{task}_{shots}_{seed}_' \
         f'{os.getpid()}_{time.time_ns()}'
     cfg.default_hooks.checkpoint = dict(type='RMTCheckpointHook',
                                         interval=-1, save_last=False)
     cfg.default_hooks.logger.interval = 50
     apply_global_batch_size(cfg, 1)
-    if variant != ZERO_SHOT:
+    if variant in VARIANTS:
         VARIANTS[variant].apply(cfg)
     resolve_lam(cfg)
     check_train_config(cfg)

@@ -14,7 +14,9 @@ from rmt_mm.engine.hooks import learning_budget_hook
 from rmt_mm.engine.hooks.learning_budget_hook import (RMTLearningBudgetHook,
                                                       scheduled_lr_sum)
 from rmt_mm.utils.launch import check_train_config
-from rmt_mm.utils.recipe import (apply_low_shot_recipe, flip_distance,
+from rmt_mm.utils.recipe import (LOW_SHOT_MARGIN, LOW_SHOT_SELECTION,
+                                 LOW_SHOT_STAGGER, apply_low_shot_recipe,
+                                 explicit_keys, flip_distance,
                                  low_shot_epochs, resolve_lam,
                                  set_shots_and_seed, train_set_size)
 
@@ -93,28 +95,88 @@ def test_only_num_shots_changed_no_longer_keeps_the_16_shot_lambda():
         .optim_wrapper.lam == 0.2
 
 
+def recipe_epochs(lr, updates, min_epochs=30):
+    """Independent: the fewest epochs, at least ``min_epochs``, whose
+    cosine learning rates sum to LOW_SHOT_MARGIN flip distances (5e-3)."""
+    return next(e for e in range(min_epochs, 100_000)
+                if cosine_sum(lr, e, updates) >=
+                LOW_SHOT_MARGIN * 5e-3 - 1e-12)
+
+
 def test_low_shot_epochs_reach_the_margin_and_no_more():
-    # DTD 1 shot: 47 images, 1 update per epoch at lr 8e-5; the margin is
-    # 2 x (1e-2 - 5e-3) = 1e-2.
-    epochs = low_shot_epochs(8e-5, 1, 5e-3, 30)
-    assert epochs == 249
-    assert cosine_sum(8e-5, epochs, 1) >= 1e-2 - 1e-12
-    assert cosine_sum(8e-5, epochs - 1, 1) < 1e-2
+    # DTD 1 shot: 47 images, 1 update per epoch at lr 8e-5.
+    epochs = low_shot_epochs(8e-5, 1, 5e-3, 30, LOW_SHOT_MARGIN)
+    assert epochs == recipe_epochs(8e-5, 1) > 30
     # A run that already reaches it keeps its epochs.
-    assert low_shot_epochs(8e-5, 23, 5e-3, 30) == 30
+    assert low_shot_epochs(8e-5, 10**4, 5e-3, 30, LOW_SHOT_MARGIN) == 30
 
 
-@pytest.mark.parametrize('shots,epochs', [(1, 249), (2, 124), (4, 49),
-                                          (8, 30), (16, 30)])
-def test_shots_switch_picks_the_low_shot_recipe(shots, epochs):
+@pytest.mark.parametrize('shots', [1, 2, 4, 8, 16])
+def test_shots_switch_picks_the_low_shot_recipe(shots):
     # DTD: 47 classes x K shots, global batch 32: 1, 2, 5, 11 and 23 updates
     # per epoch.
     cfg = train_cfg('--shots', str(shots))
-    assert cfg.train_cfg.max_epochs == epochs
-    assert cfg.train_cfg.val_interval == epochs
     updates = max(1, 47 * shots // 32)
-    if shots < 16:
-        assert cosine_sum(8e-5, epochs, updates) >= 1e-2 - 1e-12
+    if shots == 16:  # the paper's recipe
+        assert cfg.train_cfg.max_epochs == 30
+        assert 'score_stagger' not in cfg.model.backbone
+        assert cfg.get('model_selection', 'last') == 'last'
+        return
+    epochs = recipe_epochs(8e-5, updates)
+    assert cfg.train_cfg.max_epochs == cfg.train_cfg.val_interval == epochs
+    assert cfg.model.backbone.score_stagger == LOW_SHOT_STAGGER
+    assert cfg.model_selection == LOW_SHOT_SELECTION
+
+
+def write_config(path, base, text):
+    path.write_text(f'_base_ = [{str(base)!r}]\n{text}')
+    return str(path)
+
+
+def test_the_recipe_keeps_what_the_users_config_sets(tmp_path, capsys):
+    from mmengine.logging import MMLogger
+    MMLogger.get_instance('recipe_keeps', log_level='INFO')
+    # Three levels: the user's leaf -> the user's base (sets the epochs) ->
+    # our DTD config.
+    middle = write_config(tmp_path / 'mine.py', DTD,
+                          'train_cfg = dict(max_epochs=4)\n')
+    leaf = write_config(tmp_path / 'leaf.py', middle,
+                        "model_selection = 'last'\n")
+    cfg = train_cfg('--shots', '4', config=leaf)
+    assert cfg.train_cfg.max_epochs == 4
+    assert cfg.model_selection == 'last'
+    assert cfg.model.backbone.score_stagger == LOW_SHOT_STAGGER
+    out = capsys.readouterr().out
+    expected = recipe_epochs(8e-5, 5)
+    assert ('Low-shot recipe (4 shots): keeping train_cfg.max_epochs=4 from '
+            f'your config (the recipe would set {expected}).') in out
+    assert ("keeping model_selection='last' from your config (the recipe "
+            f"would set {LOW_SHOT_SELECTION!r})") in out
+    # --cfg-options count as set by the user too.
+    cfg = train_cfg('--shots', '1', '--cfg-options', 'train_cfg.max_epochs=7')
+    assert cfg.train_cfg.max_epochs == 7
+
+
+def test_explicit_keys_follow_the_chain_outside_the_shared_bases(tmp_path):
+    keys = ('train_cfg.max_epochs', 'optim_wrapper.optimizer.lr')
+    assert explicit_keys(DTD, keys) == []
+    # ImageNet's own schedule is an experiment's choice, kept too.
+    assert explicit_keys(f'{REPO}/configs/rmt/rmt_vitb16_imagenet_16shot.py',
+                         keys) == list(keys)
+    mine = write_config(tmp_path / 'mine.py', DTD,
+                        'optim_wrapper = dict(optimizer=dict(lr=1e-4))\n')
+    assert explicit_keys(mine, keys) == ['optim_wrapper.optimizer.lr']
+    # The same value as inherited is not a choice.
+    same = write_config(tmp_path / 'same.py', DTD,
+                        'train_cfg = dict(max_epochs=30)\n')
+    assert explicit_keys(same, keys) == []
+
+
+def test_no_recipe_for_methods_without_masks():
+    cfg = train_cfg('--shots', '1',
+                    config=f'{REPO}/configs/coop/coop_vitb16_dtd_16shot.py')
+    assert 'score_stagger' not in cfg.model.backbone
+    assert cfg.get('model_selection', 'last') == 'last'
 
 
 def test_lr_sum_follows_the_real_schedule():
@@ -194,7 +256,7 @@ def test_flip_distance_reads_the_backbones_init_and_threshold():
                           (8e-5, 5, 5e-3, 2), (2e-4, 2, 7.3e-3, 40)])
 def test_low_shot_epochs_are_the_fewest_that_reach_the_margin(
         lr, updates, distance, min_epochs):
-    margin = 2.0 * distance
+    margin = LOW_SHOT_MARGIN * distance
     expected = next(e for e in range(min_epochs, 10_000)
                     if cosine_sum(lr, e, updates) >= margin - 1e-12)
     assert low_shot_epochs(lr, updates, distance, min_epochs) == expected
@@ -244,7 +306,8 @@ def logged_lines(monkeypatch, fn, cfg) -> list:
     from rmt_mm.utils import recipe
     lines = []
     monkeypatch.setattr(recipe, 'print_log',
-                        lambda msg, logger=None: lines.append((msg, logger)))
+                        lambda msg, logger=None, level=None: lines.append(
+                            (msg, logger)))
     fn(cfg)
     return lines
 
@@ -282,19 +345,21 @@ def low_shot_cfg(**dataset) -> Config:
 def test_low_shot_recipe_counts_global_batches_and_logs_its_sum(monkeypatch):
     cfg = low_shot_cfg(num_shots=1)
     lines = logged_lines(monkeypatch, apply_low_shot_recipe, cfg)
-    # 47 images make one update of 32: 249 epochs (see above).
-    assert (cfg.train_cfg.max_epochs, cfg.train_cfg.val_interval) == (249, 249)
-    assert lines == [('Low-shot recipe (1 shots): 1 update(s) per epoch at '
-                      'lr 8e-05 -> 249 epochs, learning rates summing to '
-                      '1.00e-02.', 'current')]
+    # 47 images make one update of 32.
+    epochs = recipe_epochs(8e-5, 1)
+    assert (cfg.train_cfg.max_epochs, cfg.train_cfg.val_interval) == (
+        epochs, epochs)
+    assert lines == [(
+        f'Low-shot recipe (1 shots): 1 update(s) per epoch at lr 8e-05 -> '
+        f'{epochs} epochs, learning rates summing to '
+        f'{8e-5 * (epochs + 1) / 2:.2e}; initial scores staggered by '
+        f"{LOW_SHOT_STAGGER}, model selection '{LOW_SHOT_SELECTION}' "
+        '(docs/method.md section 10).', 'current')]
     cfg = low_shot_cfg(num_shots=2)
     del cfg.train_cfg.val_interval
-    lines = logged_lines(monkeypatch, apply_low_shot_recipe, cfg)
-    assert cfg.train_cfg.max_epochs == 124 and 'val_interval' not in \
-        cfg.train_cfg
-    # 94 images, 2 updates: 8e-5 x 2 x 125 / 2.
-    assert lines[0][0].endswith('2 update(s) per epoch at lr 8e-05 -> 124 '
-                                'epochs, learning rates summing to 1.00e-02.')
+    logged_lines(monkeypatch, apply_low_shot_recipe, cfg)
+    assert cfg.train_cfg.max_epochs == recipe_epochs(8e-5, 2)
+    assert 'val_interval' not in cfg.train_cfg
 
 
 @pytest.mark.parametrize('dataset', [dict(), dict(num_shots=16),

@@ -1,24 +1,13 @@
-import importlib.util
 import json
 import math
-import os.path as osp
 
 import pytest
 import torch
+from rmt_testing import load_tool
 
-from rmt_mm.utils import save_mask_file
+from rmt_mm.utils import FileRefusedError, save_mask_file
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 PNG = b'\x89PNG\r\n\x1a\n'
-
-
-def load_tool(name):
-    spec = importlib.util.spec_from_file_location(
-        f'tools_{name}', osp.join(REPO, 'tools', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 visualize = load_tool('visualize')
 
@@ -110,3 +99,25 @@ def test_selection_command_draws_a_png(tmp_path):
                           str(tmp_path / 'bars.png')])
     with open(out, 'rb') as f:
         assert f.read(8) == PNG
+
+
+def test_training_curves_of_a_run(trained_run, tmp_path):
+    curves = visualize.training_curves(str(trained_run.work_dir))
+    updates = trained_run.updates
+    epochs = trained_run.cfg.train_cfg.max_epochs
+    assert curves.updates == list(range(1, updates + 1))
+    assert len(curves.sparsity) == len(curves.flips_off) == updates
+    # Zero-shot before the first update, then after each epoch's last.
+    per_epoch = updates // epochs
+    assert curves.val_updates == [e * per_epoch for e in range(epochs + 1)]
+    assert curves.kept_update == updates  # 'last': the final epoch
+    out = visualize.main(['training', str(trained_run.work_dir), '--out',
+                          str(tmp_path / 'training.png')])
+    with open(out, 'rb') as file:
+        assert file.read(8) == PNG
+
+
+def test_training_curves_need_the_flip_record(tmp_path):
+    with pytest.raises(FileRefusedError, match='holds no per-update mask '
+                       'record'):
+        visualize.training_curves(str(tmp_path))

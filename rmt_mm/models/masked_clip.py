@@ -236,10 +236,17 @@ class MaskedCLIP(BaseModule):
         self._folded_key: Optional[tuple] = None
 
     def train(self, mode: bool = True) -> 'MaskedCLIP':
-        """Also drops the folded evaluation weights when training starts."""
+        """Also drops the folded evaluation weights when training starts.
+
+        The frozen CLIP itself stays in evaluation mode: BatchNorm layers
+        (ResNet towers) keep their pre-trained running statistics in the
+        student and the teacher pass, as the authors' code keeps them.
+        """
         if mode:
             self._drop_folded()
-        return super().train(mode)
+        super().train(mode)
+        self.clip.eval()
+        return self
 
     def encode_image(self,
                      images: Tensor,

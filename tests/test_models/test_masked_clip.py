@@ -379,3 +379,19 @@ def test_a_checkpoint_with_another_selection_brings_its_targets():
     assert default.mask_names == chosen
     assert torch.equal(default.hard_masks()[chosen[0]],
                        selected.hard_masks()[chosen[0]])
+
+
+def test_training_keeps_batchnorm_statistics_of_the_frozen_resnet():
+    torch.manual_seed(0)
+    clip = MaskedCLIP(arch=TINY_RESNET)
+    norms = [m for m in clip.clip.modules()
+             if isinstance(m, torch.nn.BatchNorm2d)]
+    assert norms
+    before = [m.running_mean.clone() for m in norms]
+    clip.train()
+    assert clip.training and not clip.clip.training
+    images = torch.randn(4, 3, 64, 64)
+    clip.encode_image(images).sum().backward()  # student pass
+    clip.encode_image(images, masked=False)  # teacher pass
+    # Untouched buffers: copied values, exact.
+    assert all(torch.equal(m.running_mean, b) for m, b in zip(norms, before))

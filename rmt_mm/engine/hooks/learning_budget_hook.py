@@ -62,6 +62,9 @@ def scheduled_lr_sum(lr: float, param_scheduler: SchedulerCfgs,
                     iteration == max_iters:
                 total += wrapper.param_groups[0]['lr']
                 updates += 1
+                # A no-op (no gradient), counted by the schedulers, which
+                # warn when they step before the optimizer ever did.
+                wrapper.step()
             for scheduler in schedulers:
                 if not scheduler.by_epoch:
                     scheduler.step()

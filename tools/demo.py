@@ -14,10 +14,10 @@ per-layer sparsity plot (tools/visualize.py), then a summary printed and
 written to ``<out>/summary.json``.
 
 ``--methods``: every method instead (zero-shot CLIP, R-AMT, CoOp,
-Tip-Adapter, Tip-Adapter-F and the combinations with R-AMT, 16 shots, seed
-1) through tools/sweep.py on the world's task (the digits get a val/ split
-for Tip-Adapter's search), then the side-by-side table of
-tools/collect_results.py.
+Tip-Adapter, Tip-Adapter-F and the combinations with R-AMT, 16 shots, seeds
+1, 2 and 3) through tools/sweep.py on the world's task (the digits get a
+val/ split for Tip-Adapter's search), then the side-by-side table (mean ±
+std over the seeds) of tools/collect_results.py.
 """
 import argparse
 import json
@@ -166,9 +166,12 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
                         help='folder for data, weights and results')
     parser.add_argument('--methods', action='store_true',
                         help='run every method side by side instead')
+    parser.add_argument('--seeds', nargs='+', type=int, default=[1, 2, 3],
+                        help='seeds of --methods (mean ± std over them)')
     args = parser.parse_args(argv)
     if args.methods:
-        compare_methods(args.world, osp.join(REPO, args.out, 'methods'))
+        compare_methods(args.world, osp.join(REPO, args.out, 'methods'),
+                        args.seeds)
         return
     out = osp.join(REPO, args.out)
     work = osp.join(out, 'work', args.world)
@@ -224,8 +227,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     ]))
 
 
-def compare_methods(world: str, out: str) -> None:
-    """Every method on the world's task (16 shots, seed 1), side by side."""
+def compare_methods(world: str, out: str, seeds: Sequence[int]) -> None:
+    """Every method on the world's task (16 shots), side by side."""
     start = time.perf_counter()
     data, weights = prepare(world, out, val_per_class=20)
     options = [f'model.backbone.pretrained={weights}'] + [
@@ -234,7 +237,7 @@ def compare_methods(world: str, out: str) -> None:
                        'test_dataloader')]
     run('every method', 'tools/sweep.py', '--datasets', DATASETS[world],
         '--config-template', TEMPLATES[world], '--methods', 'all',
-        '--shots', '16', '--seeds', '1', '--work-root',
+        '--shots', '16', '--seeds', *map(str, seeds), '--work-root',
         osp.join(out, 'sweep'), '--fail-fast', '--cfg-options', *options)
     run('side-by-side table', 'tools/collect_results.py',
         osp.join(out, 'sweep'))

@@ -28,10 +28,16 @@ resident set (``VmHWM``, reset through ``/proc/self/clear_refs``) minus the
 resident set at that point; it also counts memory that the C allocator
 keeps after tensors are freed (see docs/performance.md).
 
+``--mode tasks`` measures one CLIP serving many mask-tuned tasks instead:
+start-up, memory per task, switch time, single and alternating streams, and
+the images per second of 1, 2 and 4 threads calling it at once (each
+result checked against the task's logits computed alone).
+
 Example::
 
     python tools/benchmark.py --arch ViT-B-16 --batch-size 8 \\
         --json bench.json
+    python tools/benchmark.py --mode tasks --tasks 10 --requests 20
 """
 import argparse
 import gc
@@ -43,12 +49,12 @@ import os.path as osp
 import statistics
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from contextlib import nullcontext
 from typing import Callable, Dict, List, Optional, Sequence
 
-import mmpretrain.models  # noqa: F401  (registry imports, once, pre-fork)
 import torch
 import torch.nn.functional as F
 from mmengine.optim import OptimWrapper
@@ -56,7 +62,7 @@ from mmpretrain.structures import DataSample
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 
-import rmt_mm  # noqa: F401  (registers components, applies shims)
+import rmt_mm  # noqa: F401  (registers components, applies shims; pre-fork)
 from rmt_mm.apis import RMTTaskServer
 from rmt_mm.engine import AmpGradDropoutOptimWrapper, GradDropoutOptimWrapper
 from rmt_mm.models import MaskedCLIP, RMTClassifier, build_open_clip
@@ -138,7 +144,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         default='training',
         help='training: the figures above; methods: only the comparison of '
         '--methods; tasks: one CLIP serving many mask-tuned tasks '
-        '(RMTTaskServer) against one model per task')
+        '(RMTTaskServer) against one model per task, and its images per '
+        'second with 1, 2 and 4 threads calling it at once')
     parser.add_argument('--tasks', type=int, default=10,
                         help='tasks served in --mode tasks')
     parser.add_argument(
@@ -775,7 +782,12 @@ TASK_TARGETS = (
     ('switch_over_forward', 'task switch / batch forward', '<', 0.05),
     ('task_mask_mib', 'memory per task w/o text (MiB)', '<', 5.0),
     ('alternating_over_single', 'alternating / single stream', '>=', 0.9),
+    ('callers_2_over_1', '2 callers / 1 caller (img/s)', '>=', 0.9),
+    ('callers_4_over_1', '4 callers / 1 caller (img/s)', '>=', 0.9),
+    ('concurrent_wrong', 'wrong results of 1-4 callers', '<=', 0),
 )
+#: Threads calling the server at once in --mode tasks.
+CALLERS = (1, 2, 4)
 
 
 def write_task_files(args: argparse.Namespace, folder: str) -> tuple:
@@ -843,6 +855,61 @@ def time_streams(server: RMTTaskServer, images: torch.Tensor,
     return seconds
 
 
+def _call_server(server: RMTTaskServer, images: torch.Tensor, first: int,
+                 expected: Dict[str, torch.Tensor], start: threading.Barrier,
+                 args: argparse.Namespace, outcome: dict) -> None:
+    """One caller thread: ``--requests`` requests, the tasks in turn from
+    task ``first`` on, each result checked against ``expected``."""
+    tasks = list(expected)
+    start.wait()
+    try:
+        for request in range(args.requests):
+            task = tasks[(first + request) % len(tasks)]
+            if not torch.equal(server.logits(images, task), expected[task]):
+                outcome['wrong'] += 1
+    except Exception as error:  # noqa: BLE001 (re-raised by the caller)
+        outcome['error'] = error
+
+
+def time_callers(server: RMTTaskServer, images: torch.Tensor,
+                 args: argparse.Namespace) -> Dict:
+    """Images per second of 1, 2 and 4 threads calling the server at once
+    (each switching task at every request), and how many of their results
+    differ from each task's logits computed alone."""
+    expected = {task: server.logits(images, task) for task in server.tasks}
+    results, wrong = {}, 0
+    for callers in CALLERS:
+        durations = []
+        for _ in range(args.repeats):
+            start = threading.Barrier(callers + 1)
+            outcomes = [dict(wrong=0) for _ in range(callers)]
+            threads = [threading.Thread(
+                target=_call_server,
+                args=(server, images, i, expected, start, args, outcomes[i]))
+                for i in range(callers)]
+            for thread in threads:
+                thread.start()
+            synchronize(args.device)
+            start.wait()
+            began = time.perf_counter()
+            for thread in threads:
+                thread.join()
+            synchronize(args.device)
+            durations.append(time.perf_counter() - began)
+            for outcome in outcomes:
+                if 'error' in outcome:
+                    raise outcome['error']
+                wrong += outcome['wrong']
+        results[f'callers_{callers}_ips'] = (
+            callers * args.requests * args.batch_size /
+            statistics.median(durations))
+    for callers in CALLERS[1:]:
+        results[f'callers_{callers}_over_1'] = (
+            results[f'callers_{callers}_ips'] / results['callers_1_ips'])
+    results['concurrent_wrong'] = wrong
+    return results
+
+
 def measure_task_server(args: argparse.Namespace) -> Dict:
     """Start-up, memory, switch time and stream throughput of one CLIP
     serving ``--tasks`` tasks."""
@@ -884,6 +951,7 @@ def measure_task_server(args: argparse.Namespace) -> Dict:
     results['switch_cold_s'] = time_switches(server, args)
     server.cache_bytes = 256 * MIB
     streams = time_streams(server, images, args)
+    results.update(time_callers(server, images, args))
     results.update(
         single_stream_s=streams['single'],
         alternating_stream_s=streams['alternating'],
@@ -927,6 +995,10 @@ def format_task_report(r: Dict) -> str:
         f"{'RSS growth, server + tasks':<40}{r['rss_growth_mib']:>10.1f} MiB",
         f"{'single-task stream':<40}{r['single_stream_s']:>10.2f} s",
         f"{'alternating stream':<40}{r['alternating_stream_s']:>10.2f} s",
+        *[f"{f'{n} concurrent caller(s), tasks in turn':<40}"
+          f"{r[f'callers_{n}_ips']:>10.1f} img/s" for n in CALLERS],
+        f"{'wrong results of concurrent callers':<40}"
+        f"{r['concurrent_wrong']:>10d}",
         '',
         f"{'ratio':<40}{'measured':>10}{'target':>10}",
         f"{'start-up server / models':<40}"

@@ -92,10 +92,22 @@ def write_random_clip(path: str, config: str) -> None:
     torch.save(open_clip.CLIP(**arch).state_dict(), path)
 
 
-def run(step: str, *args: str) -> None:
-    """Runs a tool; its output goes to the console as it comes."""
-    print(f'\n==> {step}: python {" ".join(args)}', flush=True)
-    subprocess.run([sys.executable, *args], cwd=REPO, check=True)
+def run(step: str, log_dir: str, *args: str) -> None:
+    """Runs a tool with its whole output in ``log_dir/<step>.log`` and one
+    progress line on the console; on failure, the end of the log."""
+    os.makedirs(log_dir, exist_ok=True)
+    log = osp.join(log_dir, step.replace(' ', '_').replace('-', '_') + '.log')
+    print(f'==> {step}: python {" ".join(args)}', end=' ... ', flush=True)
+    start = time.perf_counter()
+    with open(log, 'w') as file:
+        code = subprocess.run([sys.executable, *args], cwd=REPO, stdout=file,
+                              stderr=subprocess.STDOUT).returncode
+    if code:
+        print(f'failed (exit {code}); the end of {log}:')
+        with open(log) as file:
+            print(''.join(file.readlines()[-30:]), end='')
+        sys.exit(code)
+    print(f'{time.perf_counter() - start:.0f} s')
 
 
 def summarize(world: str, data: str, zero_shot: dict, tuned: dict,
@@ -190,17 +202,18 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         print(f'==> removing the previous demo run {work}', flush=True)
         shutil.rmtree(work)
     zero_shot = osp.join(out, 'zero_shot.json')
-    run('zero-shot evaluation', 'tools/test.py', config, '--work-dir', work,
-        '--out', zero_shot, *options)
-    run('R-AMT training', 'tools/train.py', config, '--work-dir', work,
-        *options)
+    logs = osp.join(out, 'logs')
+    run('zero-shot evaluation', logs, 'tools/test.py', config, '--work-dir',
+        work, '--out', zero_shot, *options)
+    run('R-AMT training', logs, 'tools/train.py', config, '--work-dir',
+        work, *options)
     masks = osp.join(work, 'masks_final.pth')
     tuned = osp.join(out, 'rmt.json')
-    run('evaluation from the mask file', 'tools/test.py', config, masks,
-        '--work-dir', work, '--out', tuned, *options)
+    run('evaluation from the mask file', logs, 'tools/test.py', config,
+        masks, '--work-dir', work, '--out', tuned, *options)
     plot = osp.join(out, 'mask_sparsity.png')
-    run('per-layer sparsity plot', 'tools/visualize.py', 'masks', masks,
-        '--out', plot)
+    run('per-layer sparsity plot', logs, 'tools/visualize.py', 'masks',
+        masks, '--out', plot)
 
     from rmt_mm.utils import load_mask_file
     _, meta = load_mask_file(masks)
@@ -209,6 +222,9 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         meta, seconds=time.perf_counter() - start)
     summary.update(config=config, mask_file=masks,
                    mask_file_kib=osp.getsize(masks) / 1024)
+    # Percent and seconds to two decimals: what a reader compares.
+    summary = {k: round(v, 2) if isinstance(v, float) else v
+               for k, v in summary.items()}
     with open(osp.join(out, 'summary.json'), 'w') as file:
         json.dump(summary, file, indent=1)
     print('\n' + '\n'.join([
@@ -223,6 +239,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         f'({summary["mask_file_kib"]:.1f} KiB)',
         f'  per-layer sparsity plot   {plot}',
         f'  summary                   {out}/summary.json',
+        f'  full logs of each step    {logs}/',
         f'  total time                {summary["seconds"]:.0f} s',
     ]))
 
@@ -235,12 +252,15 @@ def compare_methods(world: str, out: str, seeds: Sequence[int]) -> None:
         f'{loader}.dataset.data_root={data}'
         for loader in ('train_dataloader', 'val_dataloader',
                        'test_dataloader')]
-    run('every method', 'tools/sweep.py', '--datasets', DATASETS[world],
+    logs = osp.join(out, 'logs')
+    run('every method', logs, 'tools/sweep.py', '--datasets', DATASETS[world],
         '--config-template', TEMPLATES[world], '--methods', 'all',
         '--shots', '16', '--seeds', *map(str, seeds), '--work-root',
         osp.join(out, 'sweep'), '--fail-fast', '--cfg-options', *options)
-    run('side-by-side table', 'tools/collect_results.py',
+    run('side-by-side table', logs, 'tools/collect_results.py',
         osp.join(out, 'sweep'))
+    with open(osp.join(out, 'sweep', 'results.md')) as file:
+        print(file.read())
     print(f'\nAll methods in {time.perf_counter() - start:.0f} s.')
     if world == 'digits':
         print('A random CLIP knows nothing: zero-shot is chance, and the '

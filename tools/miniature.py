@@ -163,10 +163,16 @@ def lowshot(args: argparse.Namespace) -> None:
     results = run_study(args.work_root, args.data_root,
                         args.variants or list(VARIANTS), args.tasks,
                         args.shots, args.seeds, jobs=args.jobs)
-    sections = [f'### {title}\n\n{study_table(results, metric)}\n'
-                for title, metric in (('Validation top-1 (%)', 'val_top1'),
-                                      ('Test top-1 (%)', 'test_top1'),
-                                      ('Sparsity (%)', 'sparsity'))]
+    names = list(dict.fromkeys(r['variant'] for r in results))
+    described = {n: VARIANTS[n].description if n in VARIANTS else
+                 'no training: zero-shot CLIP' for n in names}
+    variants = '\n'.join(['| variant | what it changes |', '| --- | --- |'] +
+                          [f'| {n} | {d} |' for n, d in described.items()])
+    sections = [f'### Variants\n\n{variants}\n'] + [
+        f'### {title}\n\n{study_table(results, metric)}\n'
+        for title, metric in (('Validation top-1 (%)', 'val_top1'),
+                              ('Test top-1 (%)', 'test_top1'),
+                              ('Sparsity (%)', 'sparsity'))]
     text = '\n'.join(sections)
     path = osp.join(args.work_root, 'lowshot_study.md')
     with open(path, 'w') as file:

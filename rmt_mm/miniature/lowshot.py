@@ -101,6 +101,9 @@ VARIANTS: Dict[str, Variant] = {
                                margin=2.0, score_stagger='magnitude'),
     'paper-stagger': Variant("the paper's recipe, initial scores spread "
                              'by |W|', score_stagger='magnitude'),
+    'paper-stagger-bestval': Variant(
+        "the paper's recipe, initial scores spread by |W|, best epoch on val",
+        score_stagger='magnitude', options={SELECT: 'best_val'}),
     'margin4-stagger-bestval': Variant(
         'margin 4, initial scores spread by |W|, best epoch on val',
         margin=4.0, score_stagger='magnitude', options={SELECT: 'best_val'}),
@@ -226,11 +229,13 @@ def run_study(root: str, data_root: str, variants: Sequence[str],
     return [r for r in map(lambda a: _read(run_folder(root, *a)), grid) if r]
 
 
-def mean_std(values: Sequence[float]) -> str:
-    """``'mean ± std'`` (population std over seeds), ``'-'`` if empty."""
+def mean_std(values: Sequence[float], expected: int = 0) -> str:
+    """``'mean ± std'`` (population std over seeds), ``'-'`` if empty,
+    ``(n=N)`` added when fewer than ``expected`` values."""
     if not values:
         return '-'
-    return f'{np.mean(values):.2f} ± {np.std(values):.2f}'
+    text = f'{np.mean(values):.2f} ± {np.std(values):.2f}'
+    return text + (f' (n={len(values)})' if len(values) < expected else '')
 
 
 def study_table(results: List[dict], metric: str) -> str:
@@ -240,6 +245,7 @@ def study_table(results: List[dict], metric: str) -> str:
     variants = list(dict.fromkeys(r['variant'] for r in results))
     tasks = list(dict.fromkeys(r['task'] for r in results))
     shots = sorted({r['shots'] for r in results})
+    seeds = len({r['seed'] for r in results})
     lines = ['| variant | task | ' + ' | '.join(f'{k} shots' for k in shots)
              + ' |', '| --- | --- |' + ' ---: |' * len(shots)]
     for variant in variants:
@@ -249,7 +255,7 @@ def study_table(results: List[dict], metric: str) -> str:
                 values = [r[metric] for r in results
                           if (r['variant'], r['task'], r['shots']) ==
                           (variant, task, k)]
-                cells.append(mean_std(values))
+                cells.append(mean_std(values, seeds))
             lines.append(f'| {variant} | {task} | ' + ' | '.join(cells)
                          + ' |')
     return '\n'.join(lines)

@@ -9,12 +9,12 @@ and runs as fast as the original model.
 import argparse
 
 import torch
-from mmengine.config import Config, DictAction
 from mmengine.runner import set_random_seed
 from mmpretrain.registry import MODELS
 
 import rmt_mm  # noqa: F401  (registers components, applies shims)
 from rmt_mm.utils import refuse_bad_files
+from rmt_mm.utils.user_config import CfgOptionsAction, read_config
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -31,7 +31,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         '--cfg-options',
         nargs='+',
-        action=DictAction,
+        action=CfgOptionsAction,
         help='override config entries, e.g. '
         'model.backbone.pretrained=/models/ViT-B-16.pt')
     return parser.parse_args(argv)
@@ -39,7 +39,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> str:
     args = parse_args(argv)
-    cfg = Config.fromfile(args.config)
+    cfg = read_config(args.config)
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
     # Without pretrained weights CLIP is drawn from the run's seed, as the

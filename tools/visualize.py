@@ -24,6 +24,7 @@ import numpy as np
 from torch import Tensor
 
 from rmt_mm.utils import FileRefusedError, load_mask_file, refuse_bad_files
+from rmt_mm.utils.side_files import read_json
 
 #: ``visual.transformer.resblocks.<i>.<kind>`` (ViT) or
 #: ``visual.layer<j>.<i>.<kind>`` (ResNet) weights and groups.
@@ -301,8 +302,9 @@ def main(argv: Optional[List[str]] = None) -> str:
         draw_training(training_curves(args.work_dir), out,
                       osp.basename(osp.normpath(args.work_dir)))
     else:
-        with open(args.selection_file) as f:
-            bars = selection_bars(json.load(f))
+        bars = selection_bars(read_json(
+            args.selection_file, 'Use the mask_selection.json of a run '
+            "(written by ParameterSelector(mode='importance'))."))
         out = args.out or osp.splitext(args.selection_file)[0] + '.png'
         draw_selection(bars, out, args.selection_file)
     print(f'Wrote {out}')

@@ -7,6 +7,7 @@ from mmengine.logging import print_log
 from mmengine.registry import init_default_scope
 from mmpretrain.registry import MODELS
 
+from ..utils.user_config import read_config
 from .classes import resolve_classes
 from .inputs import (DEFAULT_MAX_PIXELS, ImageInput, ImagePreparer,
                      expand_inputs)
@@ -16,8 +17,7 @@ from .results import to_results
 def load_config(config: Union[str, Config],
                 cfg_options: Optional[dict] = None) -> Config:
     """A config from a file (or a copy of a given one) with options merged."""
-    cfg = (Config.fromfile(config) if isinstance(config, str)
-           else config.copy())
+    cfg = read_config(config) if isinstance(config, str) else config.copy()
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     return cfg

@@ -18,6 +18,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from mmpretrain.datasets import BaseDataset
 
+from ..utils.side_files import read_json
 from . import templates as prompt_templates
 from .seeded_augmentation import sample_seed, seeded_global_random
 from .transforms import EXIF_KEY
@@ -108,11 +109,12 @@ def read_coop_split_file(path: str) -> Tuple[List[str], Dict[str, List[Item]]]:
         CoOp does) and the items of the three splits.
 
     Raises:
-        ValueError: If the file does not have that structure, a label has two
-            names or the labels are not ``0..n-1``.
+        ValueError: If the file is not JSON (a ``FileRefusedError``) or
+            does not have that structure, a label has two names or the
+            labels are not ``0..n-1``.
     """
-    with open(path, encoding='utf-8') as file:
-        raw = json.load(file)
+    raw = read_json(path, "Download CoOp's split file again (see "
+                    'docs/data_preparation.md).')
     names: Dict[int, str] = {}
     splits: Dict[str, List[Item]] = {}
     try:
@@ -353,8 +355,10 @@ class FewShotDataset(BaseDataset):
 
     def _read_cache(self, cache_file: str,
                     split_items: List[Item]) -> List[Item]:
-        with open(cache_file, encoding='utf-8') as file:
-            paths = json.load(file).get(self.split)
+        paths = read_json(
+            cache_file, 'Delete it to draw the subset again (the same seed '
+            'draws the same images).')
+        paths = paths.get(self.split) if isinstance(paths, dict) else None
         labels = dict(split_items)
         if paths is None:
             problem = f'has no {self.split!r} list'

@@ -67,9 +67,12 @@ def atomic_write_bytes(data: bytes, filepath: str) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, filepath)
-    except BaseException:
+    except BaseException as error:
         if osp.exists(tmp):
             os.remove(tmp)
+        if isinstance(error, OSError) and error.filename is None:
+            # A failed write (a full disk) names no file: name the target.
+            raise OSError(error.errno, error.strerror, filepath) from error
         raise
 
 

@@ -7,11 +7,12 @@ from typing import Optional
 
 import torch
 import torch.distributed as torch_dist
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.logging import print_log
 
 from ..engine.grad_dropout import check_lam
 from .recipe import resolve_lam, set_shots_and_seed
+from .user_config import CfgOptionsAction
 
 AMP_TYPES = {
     'GradDropoutOptimWrapper': 'AmpGradDropoutOptimWrapper',
@@ -49,10 +50,11 @@ def add_common_args(parser: argparse.ArgumentParser,
     out.add_argument(
         '--cfg-options',
         nargs='+',
-        action=DictAction,
+        action=CfgOptionsAction,
         metavar='KEY=VALUE',
         help=f'config entries to override, applied after the flags above, '
-        f'e.g. {cfg_options_example}')
+        f'e.g. {cfg_options_example}; a value keeps its spaces (quote it '
+        'for the shell)')
     launch = parser.add_argument_group('process launch')
     launch.add_argument(
         '--launcher',

@@ -12,9 +12,7 @@ rmt_mm writes can prove on load that they are intact.
 import hashlib
 import os.path as osp
 import re
-import sys
-from contextlib import contextmanager
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
 import torch
 from torch import Tensor
@@ -135,15 +133,4 @@ def content_checksum(value: Any) -> str:
     return digest.hexdigest()
 
 
-@contextmanager
-def refuse_bad_files() -> Iterator[None]:
-    """For a tool's ``__main__``: a refused file ends the program with its
-    one-line message (exit code 1) instead of a traceback."""
-    try:
-        yield
-    except FileRefusedError as error:
-        sys.exit(f'Error: {error}')
-
-
-__all__ = ['FileRefusedError', 'content_checksum', 'refuse_bad_files',
-           'safe_load']
+__all__ = ['FileRefusedError', 'content_checksum', 'safe_load']

@@ -1,10 +1,11 @@
 """Keeps a copy of the few-shot subset a run trained on in its work dir."""
 import os.path as osp
-import shutil
 
 from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 from mmpretrain.registry import HOOKS
+
+from ...utils.compat import atomic_write_bytes
 
 FEWSHOT_RECORD = 'fewshot_split.json'
 
@@ -19,5 +20,6 @@ class RMTFewShotRecordHook(Hook):
         dataset = runner.train_dataloader.dataset
         source = getattr(dataset, 'fewshot_cache_file', None)
         if is_main_process() and source and osp.isfile(source):
-            shutil.copyfile(source, osp.join(runner.work_dir,
-                                             FEWSHOT_RECORD))
+            with open(source, 'rb') as file:
+                atomic_write_bytes(file.read(),
+                                   osp.join(runner.work_dir, FEWSHOT_RECORD))

@@ -12,6 +12,7 @@ from mmengine.model import is_model_wrapper
 from mmengine.optim import OptimWrapper
 from mmpretrain.registry import HOOKS
 
+from ...utils.side_files import read_json, write_json
 from .class_prompt_hook import set_classes_from_dataset
 
 SELECTION_FILE = 'mask_selection.json'
@@ -125,8 +126,9 @@ class ParameterSelector(Hook):
             return  # a method without masks (CoOp, Tip-Adapter)
         path = osp.join(runner.work_dir, SELECTION_FILE)
         if getattr(runner, '_resume', False) and osp.isfile(path):
-            with open(path) as f:
-                record = json.load(f)
+            record = read_json(
+                path, 'Delete it to let the resumed run select the masked '
+                'weights again, or copy it back from a backup.')
             print_log(f'ParameterSelector: reusing the selection in {path}',
                       logger='current')
         elif self.mode == 'fixed':
@@ -224,8 +226,7 @@ class ParameterSelector(Hook):
                      f'{total:,} masked entries')
         print_log('\n'.join(lines), logger='current')
         if is_main_process():
-            with open(path, 'w') as f:
-                json.dump(record, f, indent=2)
+            write_json(path, record, indent=2)
 
 
 def _point_optimizer_at(optim_wrapper, model) -> None:

@@ -11,6 +11,7 @@ import rmt_mm  # noqa: F401  (registers components, applies shims)
 from rmt_mm.utils import checkpoint_kind, refuse_bad_files
 from rmt_mm.utils.launch import (add_common_args, apply_common_args,
                                  close_distributed, init_cpu_distributed)
+from rmt_mm.utils.user_config import read_config
 
 TEST_SUBDIR = 'test'
 
@@ -28,8 +29,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--allow-other-weights',
         action='store_true',
-        help='apply a mask file to CLIP weights other than those it was '
-        'learned on (refused by default)')
+        help='apply a mask file or checkpoint to CLIP weights other than '
+        'those it was learned on (refused by default)')
     add_common_args(parser, 'test_dataloader.dataset.subsample=new')
     return parser.parse_args(argv)
 
@@ -40,6 +41,7 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     are."""
     apply_common_args(cfg, args)
     cfg.work_dir = osp.join(cfg.work_dir, TEST_SUBDIR)
+    cfg.model.backbone.allow_other_weights = args.allow_other_weights
     if args.checkpoint is None:
         cfg.load_from = None
     elif not osp.isfile(args.checkpoint):
@@ -47,7 +49,6 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     elif checkpoint_kind(args.checkpoint) == 'masks':
         # Mask files rebuild CLIP from its pretrained source plus the bits.
         cfg.model.backbone.mask_file = args.checkpoint
-        cfg.model.backbone.allow_other_weights = args.allow_other_weights
         cfg.load_from = None
     else:
         cfg.load_from = args.checkpoint
@@ -56,7 +57,7 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parse_args(argv)
-    cfg = merge_args(Config.fromfile(args.config), args)
+    cfg = merge_args(read_config(args.config), args)
     if not cfg.get('test_dataloader'):
         raise ValueError('The config has no test_dataloader to evaluate on.')
     init_cpu_distributed(cfg, args.launcher)

@@ -17,6 +17,7 @@ from rmt_mm.utils.launch import (add_common_args, add_selection_args,
                                  warn_if_batch_exceeds_dataset)
 from rmt_mm.utils.recipe import (LOW_SHOT_KEYS, apply_low_shot_recipe,
                                  explicit_keys)
+from rmt_mm.utils.user_config import read_config
 from rmt_mm.utils.work_dir import prepare_training_work_dir
 
 
@@ -39,6 +40,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--no-validate', action='store_true', help='skip validation')
     parser.add_argument(
+        '--allow-other-weights',
+        action='store_true',
+        help='resume (or load_from) a checkpoint whose mask scores were '
+        'learned on other CLIP weights (refused by default)')
+    parser.add_argument(
         '--auto-scale-lr',
         action='store_true',
         help='scale the lr by the effective batch (processes x batch x '
@@ -56,6 +62,8 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
         cfg.auto_scale_lr.enable = True
     if args.no_validate:
         cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+    if args.allow_other_weights:
+        cfg.model.backbone.allow_other_weights = True
     if args.resume == 'auto':
         cfg.resume, cfg.load_from = True, None
     elif args.resume is not None:
@@ -75,7 +83,7 @@ def apply_recipe(cfg: Config, args: argparse.Namespace) -> None:
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parse_args(argv)
-    cfg = merge_args(Config.fromfile(args.config), args)
+    cfg = merge_args(read_config(args.config), args)
     check_train_config(cfg)
     apply_recipe(cfg, args)
     check_batch_options(cfg, args.cfg_options)

@@ -71,9 +71,10 @@ class MaskedCLIP(BaseModule):
             replaces ``mask_targets``. A file whose selection a
             ``ParameterSelector`` made (see :attr:`selection`) may differ
             from ``mask_targets``; any other file must match them.
-        allow_other_weights: Apply ``mask_file`` even if it was learned on
-            other weights than this model's (its fingerprint of the masked
-            weights differs); refused by default.
+        allow_other_weights: Apply ``mask_file``, or load a checkpoint's
+            mask scores, even if they were learned on other weights than
+            this model's (the fingerprint of the masked weights differs);
+            refused by default.
         init_cfg: Unused; kept for the mmengine interface.
 
     Examples:
@@ -113,6 +114,7 @@ class MaskedCLIP(BaseModule):
         self.score_init = score_init
         self.threshold = threshold
         self.score_stagger = score_stagger
+        self.allow_other_weights = allow_other_weights
         self._drop_folded()
         self._fingerprints: Dict[tuple, str] = {}
         #: How a hook chose the masked weights in place of ``mask_targets``
@@ -393,16 +395,25 @@ class MaskedCLIP(BaseModule):
                     f'{tuple(mask.shape)}, which this model does not have '
                     f'(its maskable weights: {self.candidate_names()[:6]} '
                     '...).')
-        self._check_weights(path, meta, list(masks), allow_other_weights)
+        self.check_weights(path, meta, list(masks), allow_other_weights)
 
-    def _check_weights(self, path: str, meta: dict, names: list,
-                       allow_other_weights: bool) -> None:
-        """Refuses a mask file learned on other weights than this model's
-        (by the fingerprint of the masked weights it records)."""
+    def check_weights(self, path: str, meta: dict, names: Sequence[str],
+                      allow_other_weights: bool, kind: str = 'Mask file',
+                      tools: str = 'tools/test.py, tools/export.py') -> None:
+        """Refuses a file learned on other weights than this model's, by
+        the fingerprint of the masked weights it records (``meta`` holds
+        ``weights_fingerprint`` and ``pretrained``); warns when it records
+        none.
+
+        Args:
+            kind: What the file is, as the messages name it.
+            tools: The tools whose ``--allow-other-weights`` applies it
+                anyway.
+        """
         recorded = meta.get('weights_fingerprint')
         if recorded is None:
             print_log(
-                f'Mask file {path!r} records no fingerprint of its weights '
+                f'{kind} {path!r} records no fingerprint of its weights '
                 '(written before rmt_mm recorded one): cannot check that it '
                 'belongs to these weights.', logger='current',
                 level=logging.WARNING)
@@ -410,7 +421,7 @@ class MaskedCLIP(BaseModule):
         if recorded == self.weights_fingerprint(names):
             return
         message = (
-            f'Mask file {path!r} was learned on other weights than this '
+            f'{kind} {path!r} was learned on other weights than this '
             f'model\'s (file: pretrained={meta.get("pretrained")!r}, this '
             f'model: pretrained={self.pretrained!r}; the fingerprints of the '
             'masked weights differ; random weights follow randomness.seed), '
@@ -418,8 +429,7 @@ class MaskedCLIP(BaseModule):
         if not allow_other_weights:
             raise FileRefusedError(
                 f'{message} Load the weights it was learned on, or pass '
-                '--allow-other-weights (tools/test.py, tools/export.py) to '
-                'apply it anyway.')
+                f'--allow-other-weights ({tools}) to apply it anyway.')
         print_log(f'{message} Applied anyway (allow_other_weights).',
                   logger='current', level=logging.WARNING)
 

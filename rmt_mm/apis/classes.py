@@ -58,8 +58,20 @@ def resolve_classes(cfg: Config,
                     classnames: Optional[Sequence[str]] = None,
                     templates: Optional[Sequence[str]] = None) -> Classes:
     """Given class names (open vocabulary, ``'a photo of a {}.'`` unless
-    templates are given) or else the config's classes."""
+    templates are given) or else the config's classes.
+
+    Raises:
+        ValueError: If given class names are empty, blank or repeated, or
+            the config's classes cannot be read.
+    """
     if classnames is None:
         names, config_templates = config_classes(cfg)
         return names, tuple(templates or config_templates)
-    return check_classnames(classnames), tuple(templates or DEFAULT_TEMPLATES)
+    names = check_classnames(classnames)
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ValueError(
+            f'Class names must differ, but {repeated} appear more than once '
+            f'in {list(names)!r}: classes of one name get the same text '
+            'feature and cannot be told apart.')
+    return names, tuple(templates or DEFAULT_TEMPLATES)

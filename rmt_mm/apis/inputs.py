@@ -2,6 +2,7 @@
 input batches through a config's test pipeline and data preprocessor."""
 import os
 import os.path as osp
+import stat
 import sys
 from pathlib import Path
 from typing import Callable, Iterator, List, Optional, Sequence, Tuple, Union
@@ -31,7 +32,9 @@ class ImageInputError(ValueError):
 def expand_inputs(inputs: Union[ImageInput, Sequence[ImageInput]]
                   ) -> List[Item]:
     """Lists the images behind ``inputs``; folders expand to their files
-    (recursively, sorted, hidden files left out).
+    (recursively, sorted, hidden files left out). Entries that are not
+    regular files (FIFOs, devices, sockets) are listed too: reading refuses
+    them with a reason.
 
     Raises:
         FileNotFoundError: If a given path does not exist.
@@ -47,7 +50,7 @@ def expand_inputs(inputs: Union[ImageInput, Sequence[ImageInput]]
             path = str(source)
             if osp.isdir(path):
                 items += [(f, f) for f in _files_under(path)]
-            elif osp.isfile(path):
+            elif osp.exists(path):
                 items.append((path, path))
             else:
                 raise FileNotFoundError(
@@ -68,7 +71,33 @@ def _files_under(folder: str) -> List[str]:
     return sorted(found)
 
 
+#: What a file that is not a regular one is, by its ``stat`` test.
+_SPECIAL_FILES = ((stat.S_ISFIFO, 'a FIFO (named pipe)'),
+                  (stat.S_ISCHR, 'a character device'),
+                  (stat.S_ISBLK, 'a block device'),
+                  (stat.S_ISSOCK, 'a socket'), (stat.S_ISDIR, 'a folder'))
+
+
+def _check_regular_file(path: str) -> None:
+    """Refuses what is not a regular file before it is opened: reading a
+    FIFO or a device can block forever."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as error:
+        raise ImageInputError(f'cannot be read ({error.strerror})') from None
+    if not stat.S_ISREG(mode):
+        kind = next((name for test, name in _SPECIAL_FILES if test(mode)),
+                    'a special file')
+        raise ImageInputError(
+            f'{kind}, not an image file: left out, since reading it could '
+            'wait forever.')
+
+
 def _check_size(width: int, height: int, max_pixels: int) -> None:
+    if width < 1 or height < 1:
+        raise ImageInputError(
+            f'image is {width} x {height} pixels: there is nothing to '
+            'classify.')
     if width * height > max_pixels:
         raise ImageInputError(
             f'image is {width} x {height} pixels ({width * height / 1e6:.0f} '
@@ -147,11 +176,16 @@ class ImagePreparer:
             ImageInputError: If it is not a readable image or too large.
         """
         if isinstance(source, (str, Path)):
+            _check_regular_file(str(source))
             try:
                 with Image.open(source) as header:
                     _check_size(*header.size, self.max_pixels)
             except ImageInputError:
                 raise
+            except Image.DecompressionBombError as error:
+                raise ImageInputError(
+                    f'image is too large to open safely ({error}); downscale '
+                    'it first.') from None
             except Exception as error:  # PIL names the format problem
                 raise ImageInputError(
                     f'not a readable image ({error})') from None

@@ -6,7 +6,19 @@ place: the entries the previous task dropped get their saved values back and
 the entries the new task drops are zeroed; every other entry stays where it
 is. The weights then equal, bit for bit, the folded weights of a model built
 for that task alone, and a forward pass costs what plain CLIP costs.
+
+Any number of threads may use one server (a synchronous web endpoint calls
+it from a thread pool). One lock guards the weights and the task table: a
+batch holds it from its switch to the end of its image-encoder pass, so
+every batch runs on exactly its task's weights, and the weights are plain
+CLIP's whenever no task with masks is active. What leaves those weights
+alone runs outside the lock, in parallel: reading and preprocessing images,
+and encoding a new task's class names (masks only cover image-encoder
+weights). The passes themselves take turns; each already spreads over the
+CPU cores (or runs on the GPU), so several callers together get about the
+images per second of one.
 """
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple, Union
@@ -74,7 +86,8 @@ class RMTTaskServer:
 
     Adding a task reads its mask file and encodes its class names once; it
     never rebuilds CLIP. :meth:`predict` switches to the requested task
-    (see the module docstring) and classifies.
+    (see the module docstring) and classifies. Every method may be called
+    from any number of threads.
 
     The dropped-entry indices of recently used tasks are kept decoded, up
     to ``cache_mb``, so that switching among hot tasks only moves entries.
@@ -105,6 +118,8 @@ class RMTTaskServer:
         self._cache: 'OrderedDict[str, Dict[str, Tensor]]' = OrderedDict()
         self._flat = {name: p.view(-1) for name, p in
                       backbone.clip.named_parameters()}
+        # Re-entrant: add_task and logits switch while holding it.
+        self._lock = threading.RLock()
 
     @classmethod
     def from_config(cls,
@@ -129,7 +144,8 @@ class RMTTaskServer:
     @property
     def tasks(self) -> List[str]:
         """Names of the tasks, in the order they were added."""
-        return list(self._tasks)
+        with self._lock:
+            return list(self._tasks)
 
     def task(self, name: str) -> RMTTask:
         """The task called ``name``.
@@ -165,45 +181,60 @@ class RMTTaskServer:
         """Registers a task; ``mask_file=None`` makes it zero-shot CLIP.
 
         Raises:
-            ValueError: If the name is taken (and ``replace`` is off), the
-                class list is empty, or the mask file belongs to another
-                architecture or pretrained source.
+            ValueError: If the name is not a non-blank string or is taken
+                (and ``replace`` is off), the class list is empty or repeats
+                a name, or the mask file belongs to another architecture or
+                pretrained source.
         """
-        if name in self._tasks and not replace:
-            raise ValueError(f'Task {name!r} exists; pass replace=True to '
-                             'replace it.')
+        if not isinstance(name, str) or not name.strip():
+            raise ValueError(f'A task name must be a non-blank string, got '
+                             f'{name!r}.')
+        self._refuse_taken(name, replace)
         classnames, templates = self._classes(classnames, templates)
+        # Text features never depend on the active task: outside the lock.
         task = RMTTask(name, classnames, templates,
                        class_text_features(self.backbone, classnames,
                                            templates),
                        mask_file=mask_file)
-        if mask_file is not None:
-            # The check fingerprints the plain weights, not a task's.
-            active = self._active
-            self._restore()
-            self._active = None
-            masks = read_task_masks(mask_file, self.backbone)
+        with self._lock:
+            self._refuse_taken(name, replace)
+            if mask_file is not None:
+                self._read_masks(task)
+            if name in self._tasks:
+                self.remove_task(name)
+            self._tasks[name] = task
+        return task
+
+    def _refuse_taken(self, name: str, replace: bool) -> None:
+        if name in self._tasks and not replace:
+            raise ValueError(f'Task {name!r} exists; pass replace=True to '
+                             'replace it.')
+
+    def _read_masks(self, task: RMTTask) -> None:
+        """Fills ``task`` from its mask file (call it holding the lock)."""
+        # The check fingerprints the plain weights, not a task's.
+        active = self._active
+        self._restore()
+        try:
+            masks = read_task_masks(task.mask_file, self.backbone)
+        finally:
             if active is not None:
                 self.switch(active)
-            total = sum(m.numel() for m in masks.values())
-            kept = sum(int(m.sum()) for m in masks.values())
-            task.bits = {n: pack_mask(m) for n, m in masks.items()}
-            task.numel = {n: m.numel() for n, m in masks.items()}
-            task.sparsity = 1 - kept / total if total else 0.0
-        if name in self._tasks:
-            self.remove_task(name)
-        self._tasks[name] = task
-        return task
+        total = sum(m.numel() for m in masks.values())
+        kept = sum(int(m.sum()) for m in masks.values())
+        task.bits = {n: pack_mask(m) for n, m in masks.items()}
+        task.numel = {n: m.numel() for n, m in masks.items()}
+        task.sparsity = 1 - kept / total if total else 0.0
 
     @torch.no_grad()
     def remove_task(self, name: str) -> None:
         """Forgets a task (restoring the plain weights if it is active)."""
-        self.task(name)
-        if self._active == name:
-            self._restore()
-            self._active = None
-        self._cache.pop(name, None)
-        del self._tasks[name]
+        with self._lock:
+            self.task(name)
+            if self._active == name:
+                self._restore()
+            self._cache.pop(name, None)
+            del self._tasks[name]
 
     # ----------------------------------------------------------- switch
     def _dropped(self, name: str) -> Dict[str, Tensor]:
@@ -219,30 +250,38 @@ class RMTTaskServer:
 
     def cache_usage(self) -> Tuple[int, int]:
         """``(tasks, bytes)`` held in the decoded-indices cache."""
-        return len(self._cache), sum(map(_nbytes, self._cache.values()))
+        with self._lock:
+            return len(self._cache), sum(map(_nbytes, self._cache.values()))
 
     def _restore(self) -> None:
+        """Gives the weights back their plain values (holding the lock)."""
         for name, (indices, values) in self._saved.items():
             self._flat[name].scatter_(0, indices, values)
         self._saved = {}
+        self._active = None
 
     @torch.no_grad()
     def switch(self, name: str) -> None:
-        """Makes ``name`` the active task (a no-op if it already is)."""
-        self.task(name)
-        if name == self._active:
-            return
-        self._restore()
-        self._active = None
-        for weight, indices in self._dropped(name).items():
-            flat = self._flat[weight]
-            indices = indices.to(flat.device)
-            # index_select/scatter_ are many times faster than indexing.
-            values = flat.index_select(0, indices)
-            # `values * 0` keeps the sign of zero that W * mask gives.
-            flat.scatter_(0, indices, values * 0)
-            self._saved[weight] = (indices, values)
-        self._active = name
+        """Makes ``name`` the active task (a no-op if it already is).
+
+        Another thread's request may switch again at once: to classify with
+        a task, call :meth:`predict` or :meth:`logits`, which switch and
+        run under one lock.
+        """
+        with self._lock:
+            self.task(name)
+            if name == self._active:
+                return
+            self._restore()
+            for weight, indices in self._dropped(name).items():
+                flat = self._flat[weight]
+                indices = indices.to(flat.device)
+                # index_select/scatter_ are many times faster than indexing.
+                values = flat.index_select(0, indices)
+                # `values * 0` keeps the sign of zero that W * mask gives.
+                flat.scatter_(0, indices, values * 0)
+                self._saved[weight] = (indices, values)
+            self._active = name
 
     @property
     def active_task(self) -> Optional[str]:
@@ -250,15 +289,23 @@ class RMTTaskServer:
         return self._active
 
     # ---------------------------------------------------------- predict
-    @torch.no_grad()
     def logits(self, images: Tensor, task: str) -> Tensor:
         """``exp(logit_scale) * cosine`` of preprocessed images against the
         task's classes, as ``RMTClassifier.logits`` computes them."""
-        self.switch(task)
-        features = self.backbone.encode_image(
-            images, masked=False, normalize=True)
+        return self._logits(images, self.task(task))
+
+    @torch.no_grad()
+    def _logits(self, images: Tensor, task: RMTTask) -> Tensor:
+        with self._lock:
+            if self._tasks.get(task.name) is not task:
+                raise KeyError(
+                    f'Task {task.name!r} was removed or replaced while this '
+                    'request ran; send the request again.')
+            self.switch(task.name)
+            features = self.backbone.encode_image(
+                images, masked=False, normalize=True)
         return (self.backbone.logit_scale * features
-                @ self._tasks[task].text_features.t())
+                @ task.text_features.t())
 
     @torch.no_grad()
     def predict(self,
@@ -271,15 +318,16 @@ class RMTTaskServer:
             KeyError: If the task is unknown.
             ImageInputError: If an input is not a usable image.
         """
-        classnames = self.task(task).classnames
+        entry = self.task(task)
         if self.preparer is None:
             raise RuntimeError('This server was built without an image '
                                'preparer; use from_config() or logits().')
         results = []
+        # Images are read and preprocessed outside the lock.
         for names, images in self.preparer.batches(expand_inputs(inputs),
                                                    batch_size):
-            scores = torch.softmax(self.logits(images, task), dim=-1)
-            results += to_results(names, scores, classnames)
+            scores = torch.softmax(self._logits(images, entry), dim=-1)
+            results += to_results(names, scores, entry.classnames)
         return results
 
 

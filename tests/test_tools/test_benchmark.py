@@ -90,7 +90,15 @@ def test_task_server_mode_reports_every_figure(tmp_path):
                                                              abs=8)
     assert results['task_sparsity'] == pytest.approx(0.1, abs=0.01)
     assert results['settings']['tasks'] == 3
-    assert run.stdout.count('PASS') + run.stdout.count('MISS') == 3
+    # 1, 2 and 4 threads at once, each result checked against the task's
+    # logits computed alone.
+    for callers in (1, 2, 4):
+        assert results[f'callers_{callers}_ips'] > 0, callers
+        assert f'{callers} concurrent caller(s)' in run.stdout
+    assert results['callers_4_over_1'] == pytest.approx(
+        results['callers_4_ips'] / results['callers_1_ips'])
+    assert results['concurrent_wrong'] == 0
+    assert run.stdout.count('PASS') + run.stdout.count('MISS') == 6
 
 
 def test_methods_mode_times_only_the_methods(tmp_path):

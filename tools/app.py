@@ -6,6 +6,9 @@ model, after ``make demo``)::
 
     python tools/app.py configs/demo/rmt_tiny_digits.py \\
         demo_output/work/masks_final.pth --examples demo_output/data/test
+
+Uploads reach the model's own image reader undecoded, so every bad upload
+(not an image, truncated, too many pixels) is answered with its reason.
 """
 import argparse
 import os
@@ -13,10 +16,11 @@ import os.path as osp
 import sys
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from mmengine.config import DictAction
-
 import rmt_mm  # noqa: F401  (registers components, applies shims)
-from rmt_mm.apis import RMTTaskServer, top_classes
+from rmt_mm.apis import ImageInputError, RMTTaskServer, top_classes
+from rmt_mm.apis.inputs import ImageInput
+from rmt_mm.utils import refuse_bad_files
+from rmt_mm.utils.user_config import CfgOptionsAction
 
 # The page works offline: no usage statistics sent.
 os.environ.setdefault('GRADIO_ANALYTICS_ENABLED', 'False')
@@ -37,7 +41,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--host', default='127.0.0.1')
     parser.add_argument('--port', type=int, default=7860)
     parser.add_argument('--device', default='cpu')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
                         help='override config settings, key=value')
     return parser.parse_args(argv)
 
@@ -45,7 +49,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 def named_tasks(masks: Sequence[str]) -> List[Tuple[str, str]]:
     """``(task name, mask file)`` per ``[NAME=]MASKS`` argument. Unnamed
     files are called after their file name, with their folder when two
-    files share a name."""
+    files share a name.
+
+    Raises:
+        ValueError: If two tasks get one name, or one the name of a task
+            the page adds itself.
+    """
     pairs = [m.split('=', 1) if '=' in m else (None, m) for m in masks]
     stems = [osp.splitext(osp.basename(path))[0] for _, path in pairs]
     names = [
@@ -56,6 +65,11 @@ def named_tasks(masks: Sequence[str]) -> List[Tuple[str, str]]:
     if len(set(names)) < len(names):
         raise ValueError(f'Two mask files have the same task name in '
                          f'{list(masks)}; name them: NAME=MASKS.')
+    reserved = sorted({ZERO_SHOT, TYPED} & set(names))
+    if reserved:
+        raise ValueError(
+            f'The task name {reserved[0]!r} is the page\'s own; call the '
+            'mask file something else: NAME=MASKS.')
     return [(name, path) for name, (_, path) in zip(names, pairs)]
 
 
@@ -97,6 +111,18 @@ def describe(server: RMTTaskServer, name: str) -> str:
             f'sparsity **{task.sparsity:.2%}**')
 
 
+def upload_source(upload) -> ImageInput:
+    """The image behind what the page hands the callback: Gradio's file
+    payload (the page does not let Gradio decode uploads) becomes its
+    path; paths and arrays stay as they are."""
+    if not isinstance(upload, dict):
+        return upload
+    if not upload.get('path'):
+        raise ValueError('The upload did not arrive as a file; upload the '
+                         'image again.')
+    return upload['path']
+
+
 class Classifier:
     """The page's callback: image + task (or typed names) -> top-5."""
 
@@ -120,9 +146,15 @@ class Classifier:
         import gradio as gr
         if image is None:
             raise gr.Error('Upload or pick an image first.')
+        upload = (image.get('orig_name') if isinstance(image, dict)
+                  else None) or 'this image'
         try:
             name = self.task_for(task, typed or '')
-            result = self.server.predict(image, task=name)[0]
+            result = self.server.predict(upload_source(image), task=name)[0]
+        except ImageInputError as error:
+            # The reader names the image by its temporary path: drop it.
+            reason = str(error).partition(': ')[2] or str(error)
+            raise gr.Error(f'Cannot classify {upload}: {reason}') from None
         except (KeyError, ValueError) as error:
             raise gr.Error(str(error).strip('"')) from None
         classnames = self.server.task(name).classnames
@@ -141,7 +173,8 @@ def build_page(server: RMTTaskServer, examples: Sequence[str] = ()):
                     'weight.')
         with gr.Row():
             with gr.Column():
-                image = gr.Image(type='numpy', label='image',
+                # The callback reads the file itself (preprocess=False).
+                image = gr.Image(type='filepath', label='image',
                                  elem_id='image')
                 task = gr.Dropdown(server.tasks, value=server.tasks[0],
                                    label='task', elem_id='task')
@@ -160,7 +193,8 @@ def build_page(server: RMTTaskServer, examples: Sequence[str] = ()):
                 info = gr.Markdown(describe(server, server.tasks[0]),
                                    elem_id='task-info')
         task.change(lambda name: describe(server, name), task, info)
-        button.click(classify, [image, task, typed], [label, info])
+        button.click(classify, [image, task, typed], [label, info],
+                     preprocess=False, api_name='classify')
     return page
 
 
@@ -169,7 +203,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     try:
         import gradio  # noqa: F401
     except ImportError:
-        sys.exit('The page needs Gradio: pip install -e .[demo]')
+        sys.exit('Error: The page needs Gradio: pip install -e .[demo]')
     server = build_server(args.config, args.masks, args.cfg_options,
                           args.device)
     build_page(server, example_images(args.examples)).launch(
@@ -177,4 +211,5 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
 
 
 if __name__ == '__main__':
-    main()
+    with refuse_bad_files():
+        main()

@@ -1,6 +1,11 @@
 """Classify images, folders of images or both with a config plus a mask file
 (or zero-shot CLIP, or any class names you type).
 
+The mask file is the first path when it is named or made like a torch file
+(``.pth``, ``.pt``, ...; zip or pickle content), or ``--masks FILE``. Such a
+file that does not load as a mask file is refused, naming it: the tool never
+falls back to zero-shot CLIP.
+
 Examples::
 
     python tools/infer.py configs/demo/rmt_tiny_digits.py \\
@@ -11,14 +16,17 @@ import argparse
 import json
 import os.path as osp
 import sys
-import zipfile
 from typing import List, Optional, Sequence
-
-from mmengine.config import DictAction
 
 import rmt_mm  # noqa: F401  (registers components, applies shims)
 from rmt_mm.apis import RMTInferencer, top_classes
-from rmt_mm.utils import load_mask_file
+from rmt_mm.utils import refuse_bad_files
+from rmt_mm.utils.user_config import CfgOptionsAction
+
+#: Endings of the files ``torch.save`` writes; images never have them.
+TORCH_EXTENSIONS = ('.pth', '.pt', '.ckpt', '.bin', '.pkl', '.tar')
+#: How ``torch.save`` files start: a zip archive or a pickle.
+TORCH_STARTS = (b'PK\x03\x04', b'\x80')
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -33,6 +41,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         metavar='[MASKS] INPUTS',
         help='an optional mask file (masks_*.pth; omit it for zero-shot '
         'CLIP), then image files and folders (searched recursively)')
+    parser.add_argument('--masks', help='the mask file, instead of as the '
+                        'first path')
     parser.add_argument('--topk', type=int, default=5,
                         help='classes shown per image')
     parser.add_argument('--out', help='also write the results to this JSON '
@@ -46,35 +56,30 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help='prompt templates with one {} for --classes')
     parser.add_argument('--batch-size', type=int, default=8)
     parser.add_argument('--device', default='cpu')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
                         help='override config settings, key=value')
     args = parser.parse_args(argv)
     if args.topk < 1:
         parser.error('--topk must be >= 1.')
-    args.masks = args.paths[0] if is_mask_file(args.paths[0]) else None
-    args.inputs = args.paths[1:] if args.masks else args.paths
+    args.inputs = args.paths
+    if args.masks is None and looks_like_torch_file(args.paths[0]):
+        args.masks, args.inputs = args.paths[0], args.paths[1:]
     if not args.inputs:
         parser.error('give at least one image or folder after the mask '
                      'file.')
     return args
 
 
-def is_mask_file(path: str) -> bool:
-    """Whether ``path`` is an rmt_mm mask file (``torch.save`` writes zip
-    archives, images are never one).
-
-    Raises:
-        ValueError: If it is another torch file (e.g. a resume checkpoint).
-    """
-    if not (osp.isfile(path) and zipfile.is_zipfile(path)):
+def looks_like_torch_file(path: str) -> bool:
+    """Whether ``path`` is a regular file named or made like a
+    ``torch.save`` file: then it is meant as the mask file, and loading it
+    decides whether it is one."""
+    if not osp.isfile(path):
         return False
-    try:
-        load_mask_file(path)
-    except Exception as error:
-        raise ValueError(
-            f'{path!r} is a torch file but not a mask file ({error}). Give '
-            'the masks_*.pth written by training.') from None
-    return True
+    if osp.splitext(path)[1].lower() in TORCH_EXTENSIONS:
+        return True
+    with open(path, 'rb') as f:
+        return f.read(4).startswith(TORCH_STARTS)
 
 
 def format_table(results: List[dict], classnames: Sequence[str],
@@ -121,4 +126,5 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    with refuse_bad_files():
+        sys.exit(main())

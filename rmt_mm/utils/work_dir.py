@@ -4,21 +4,25 @@ never starts over.
 :func:`prepare_training_work_dir` runs before the Runner is built. It locks
 the work dir (a ``flock`` the kernel drops when the process dies, so a
 killed run leaves no stale lock), deletes the temporary files of writes a
-kill interrupted, refuses to start a new run over existing checkpoints and,
-for ``--resume`` without a path, picks the newest checkpoint that loads and
-passes its checksum, whatever ``last_checkpoint`` says.
+kill interrupted, refuses to start a new run over existing checkpoints or a
+finished run's ``masks_final.pth`` and, for ``--resume`` without a path,
+picks the newest checkpoint that loads and passes its checksum, whatever
+``last_checkpoint`` says. ``--resume`` never starts at epoch 0 in a work dir
+whose run finished: a mask file holds no optimizer or scheduler state to
+resume from.
 """
 import fcntl
 import logging
 import os
 import os.path as osp
 import re
-from contextlib import nullcontext
+from contextlib import ExitStack, nullcontext
 from typing import ContextManager, List, Optional, Tuple
 
 from mmengine.config import Config
 from mmengine.logging import print_log
 
+from ..engine.hooks.mask_file_hook import FINAL_MASK_FILE
 from .compat import TEMPORARY_PREFIX
 from .resume_checkpoint import load_resume_checkpoint
 from .safe_load import FileRefusedError
@@ -131,9 +135,18 @@ def choose_resume_checkpoint(work_dir: str) -> Optional[str]:
         checkpoint (a fresh start).
 
     Raises:
-        FileRefusedError: If checkpoints exist but none is intact.
+        FileRefusedError: If checkpoints exist but none is intact, or if
+            there is none but a finished run's final mask file is there.
     """
     if not list_checkpoints(work_dir):
+        final = osp.join(work_dir, FINAL_MASK_FILE)
+        if osp.isfile(final):
+            raise FileRefusedError(
+                f'--resume: {work_dir!r} holds the final masks of a finished '
+                f'run ({FINAL_MASK_FILE}) but no checkpoint (epoch_N.pth) to '
+                'resume from; resuming would start over at epoch 0 and '
+                'overwrite them. Evaluate the run with tools/test.py CONFIG '
+                f'{final}, or train again in another --work-dir.')
         print_log(f'--resume: no checkpoint in {work_dir} yet; starting at '
                   'epoch 0.', logger='current')
         return None
@@ -164,24 +177,40 @@ def prepare_training_work_dir(cfg: Config) -> ContextManager:
 
     Raises:
         FileRefusedError: If another run holds the work dir, if the work
-            dir holds checkpoints and ``cfg.resume`` is off, or if
-            ``--resume`` finds no intact checkpoint.
+            dir holds checkpoints or final masks and ``cfg.resume`` is off,
+            or if ``--resume`` finds nothing to resume from.
     """
     work_dir = cfg.work_dir
     lock = nullcontext()
     if int(os.environ.get('RANK', 0)) == 0:
         lock = WorkDirLock(work_dir)
-        clean_temporary_files(work_dir)
-    checkpoints = list_checkpoints(work_dir)
-    if not cfg.get('resume'):
-        if checkpoints:
-            names = ', '.join(osp.basename(p) for p in checkpoints)
-            raise FileRefusedError(
-                f'Work dir {work_dir!r} already holds the checkpoints of a '
-                f'run ({names}); a new run would overwrite them. Add '
-                '--resume to continue that run, or give another '
-                '--work-dir.')
-    elif cfg.get('load_from') is None:
-        cfg.load_from = choose_resume_checkpoint(work_dir)
-        cfg.resume = cfg.load_from is not None
+    with ExitStack() as release_on_refusal:
+        release_on_refusal.enter_context(lock)
+        if isinstance(lock, WorkDirLock):
+            clean_temporary_files(work_dir)
+        _refuse_overwriting(cfg, work_dir)
+        if cfg.get('resume') and cfg.get('load_from') is None:
+            cfg.load_from = choose_resume_checkpoint(work_dir)
+            cfg.resume = cfg.load_from is not None
+        release_on_refusal.pop_all()
     return lock
+
+
+def _refuse_overwriting(cfg: Config, work_dir: str) -> None:
+    """Refuses a new run (not ``--resume``) over a run's checkpoints or
+    final masks."""
+    if cfg.get('resume'):
+        return
+    checkpoints = list_checkpoints(work_dir)
+    if checkpoints:
+        names = ', '.join(osp.basename(p) for p in checkpoints)
+        raise FileRefusedError(
+            f'Work dir {work_dir!r} already holds the checkpoints of a '
+            f'run ({names}); a new run would overwrite them. Add '
+            '--resume to continue that run, or give another '
+            '--work-dir.')
+    if osp.isfile(osp.join(work_dir, FINAL_MASK_FILE)):
+        raise FileRefusedError(
+            f'Work dir {work_dir!r} already holds the final masks of a '
+            f'finished run ({FINAL_MASK_FILE}); a new run would '
+            'overwrite them. Give another --work-dir.')

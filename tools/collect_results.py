@@ -15,7 +15,10 @@ Writes to ``--out-dir`` (default ``<root>/results``):
   ones) and ``accuracy_vs_shots_methods.png``, one panel per method.
 
 Only what exists is collected: any subset of datasets, shots and seeds
-works, including datasets without reported numbers.
+works, including datasets without reported numbers. Metrics files that are
+empty, not JSON or not finite are skipped with a warning, and a cell with
+fewer seeds than asked for (its run folders, or ``--seeds``) is marked
+``(n=k)``.
 
 Example::
 
@@ -23,22 +26,24 @@ Example::
 """
 import argparse
 import csv
-import json
+import math
 import os
 import os.path as osp
 import re
 import warnings
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from rmt_mm.utils import refuse_bad_files
 from rmt_mm.utils.experiments import (BASE_TO_NEW_DIR, IMAGENET_VARIANTS,
                                       METHODS, PAPER_DATASETS, REPORTED,
                                       REPORTED_AVERAGE, REPORTED_METHODS,
                                       REPORTED_METHODS_AVERAGE,
-                                      ZERO_SHOT_DIR, method_root)
+                                      ZERO_SHOT_DIR, method_root,
+                                      read_metrics)
 
 MEASURED = 'measured (ours)'
 REPORTED_LABEL = 'reported (paper)'
@@ -77,10 +82,16 @@ class Record:
 
 @dataclass(frozen=True)
 class Stat:
-    """Mean, standard deviation (over seeds, ddof 0) and seed count."""
+    """Mean, standard deviation (over seeds, ddof 0), seed count and the
+    seeds asked for (0: not counted)."""
     mean: float
     std: float
     n: int
+    asked: int = 0
+
+
+#: ``(method, dataset, base_to_new, shots) -> seeds asked for``.
+Asked = Dict[Tuple[str, str, bool, int], int]
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -93,18 +104,27 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         '--metric',
         default='accuracy/top1',
         help='key of the metrics JSON files to report')
+    parser.add_argument(
+        '--seeds',
+        type=int,
+        default=0,
+        help='seeds the sweep asked for: cells with fewer are marked (n=k); '
+        'default: the seed folders of each cell')
     return parser.parse_args(argv)
 
 
 def read_metric(path: str, metric: str) -> Optional[float]:
     """The metric of one JSON file, or ``None`` (with a warning) when the
-    file cannot be read or lacks it."""
+    file cannot be read, lacks it or it is not finite."""
     try:
-        with open(path) as f:
-            return float(json.load(f)[metric])
+        value = float(read_metrics(path)[metric])
     except (OSError, ValueError, KeyError, TypeError) as error:
         warnings.warn(f'Skipping {path}: {error!r}')
         return None
+    if not math.isfinite(value):
+        warnings.warn(f'Skipping {path}: {metric} is {value}')
+        return None
+    return value
 
 
 def _metrics_files(folder: str) -> List[Tuple[Optional[str], str]]:
@@ -117,21 +137,52 @@ def _metrics_files(folder: str) -> List[Tuple[Optional[str], str]]:
     return found
 
 
-def scan(root: str, metric: str = 'accuracy/top1') -> List[Record]:
-    """Every readable metrics file below a sweep root, R-AMT's and those of
-    the other methods (``<root>/<method>/``)."""
-    records = scan_method(root, 'rmt', metric)
+def method_folders(root: str) -> Iterator[Tuple[str, str]]:
+    """``(method, folder)`` of R-AMT's sweep folder (the root) and of the
+    other methods' (``<root>/<method>/``) that exist."""
+    yield 'rmt', root
     for method in METHODS:
         folder = method_root(root, method)
         if folder != root and osp.isdir(folder):
-            records += scan_method(folder, method, metric)
-    return records
+            yield method, folder
+
+
+def scan(root: str, metric: str = 'accuracy/top1') -> List[Record]:
+    """Every readable metrics file below a sweep root, R-AMT's and those of
+    the other methods."""
+    return [record for method, folder in method_folders(root)
+            for record in scan_method(folder, method, metric)]
+
+
+def asked_seeds(root: str, seeds: int = 0) -> Asked:
+    """Seeds asked for in each cell: its seed folders (a run that failed
+    or whose metrics are unreadable has one), or ``seeds`` when more."""
+    counts = Counter(
+        (method, dataset, base_to_new, shots)
+        for method, folder in method_folders(root)
+        for dataset, base_to_new, shots, seed, _ in run_folders(folder)
+        if seed is not None)
+    return {key: max(count, seeds) for key, count in counts.items()}
 
 
 def scan_method(root: str, method: str,
                 metric: str = 'accuracy/top1') -> List[Record]:
     """The metrics files of one method's sweep folder."""
     records = []
+    for dataset, base_to_new, shots, seed, run in run_folders(root):
+        for target, path in _metrics_files(run):
+            value = read_metric(path, metric)
+            if value is not None:
+                records.append(Record(dataset, base_to_new, shots, seed,
+                                      target, value, method))
+    return records
+
+
+def run_folders(root: str) -> Iterator[
+        Tuple[str, bool, int, Optional[int], str]]:
+    """``(dataset, base_to_new, shots, seed, folder)`` of the zero-shot
+    folders (shots 0, seed ``None``) and run folders of one method's sweep
+    folder."""
     for dataset in sorted(os.listdir(root)):
         if dataset in METHODS:
             continue
@@ -151,15 +202,8 @@ def scan_method(root: str, method: str,
                         runs.append((int(shots.group(1)), int(seed.group(1)),
                                      osp.join(folder, shots_dir, seed_dir)))
             for shots, seed, run in runs:
-                if not osp.isdir(run):
-                    continue
-                for target, path in _metrics_files(run):
-                    value = read_metric(path, metric)
-                    if value is not None:
-                        records.append(
-                            Record(dataset, base_to_new, shots, seed,
-                                   target, value, method))
-    return records
+                if osp.isdir(run):
+                    yield dataset, base_to_new, shots, seed, run
 
 
 def order_datasets(names) -> List[str]:
@@ -174,18 +218,27 @@ def display_name(dataset: str) -> str:
         dataset, dataset))
 
 
-def summarize(values: Sequence[float]) -> Stat:
-    return Stat(float(np.mean(values)), float(np.std(values)), len(values))
+def summarize(values: Sequence[float], asked: int = 0) -> Stat:
+    return Stat(float(np.mean(values)), float(np.std(values)), len(values),
+                asked)
 
 
-def group(records: Sequence[Record], base_to_new: bool,
-          target_filter) -> Dict[Tuple[str, int, Optional[str]], Stat]:
+def seeds_asked(asked: Optional[Asked], record: Record) -> int:
+    """The seeds asked for in the cell of ``record`` (0: unknown)."""
+    return (asked or {}).get(
+        (record.method, record.dataset, record.base_to_new, record.shots), 0)
+
+
+def group(records: Sequence[Record], base_to_new: bool, target_filter,
+          asked: Optional[Asked] = None
+          ) -> Dict[Tuple[str, int, Optional[str]], Stat]:
     """``(dataset, shots, target) -> Stat`` over seeds."""
-    values = defaultdict(list)
+    values, cell_asked = defaultdict(list), {}
     for r in records:
         if r.base_to_new == base_to_new and target_filter(r.target):
             values[(r.dataset, r.shots, r.target)].append(r.value)
-    return {key: summarize(v) for key, v in values.items()}
+            cell_asked[(r.dataset, r.shots, r.target)] = seeds_asked(asked, r)
+    return {key: summarize(v, cell_asked[key]) for key, v in values.items()}
 
 
 def harmonic_mean(base: float, new: float) -> float:
@@ -193,13 +246,14 @@ def harmonic_mean(base: float, new: float) -> float:
 
 
 def fmt(stat: Optional[Stat], max_n: int = 0) -> str:
-    """``mean ± std`` (``(n=k)`` when fewer seeds than ``max_n``)."""
+    """``mean ± std``, and ``(n=k)`` when fewer seeds than ``max_n`` or
+    than were asked for."""
     if stat is None:
         return '–'
     text = f'{stat.mean:.2f}'
     if stat.n > 1:
         text += f' ± {stat.std:.2f}'
-    if 0 < stat.n < max_n:
+    if 0 < stat.n < max(max_n, stat.asked):
         text += f' (n={stat.n})'
     return text
 
@@ -284,12 +338,15 @@ class FewShotTable:
 
     Args:
         records: Records of the sweep.
+        asked: Seeds asked for per cell (see :func:`asked_seeds`).
     """
 
-    def __init__(self, records: Sequence[Record]) -> None:
+    def __init__(self, records: Sequence[Record],
+                 asked: Optional[Asked] = None) -> None:
         self.stats = {(d, k): s
                       for (d, k, _), s in group(records, False,
-                                                lambda t: t is None).items()}
+                                                lambda t: t is None,
+                                                asked).items()}
         self.datasets = order_datasets(d for d, _ in self.stats)
         self.shots = sorted({k for _, k in self.stats})
         self.max_n = max((s.n for (_, k), s in self.stats.items() if k),
@@ -328,7 +385,8 @@ class FewShotTable:
             'ICCV 2023 (arXiv 2307.15049), mean of 3 seeds; shots 0 is '
             'zero-shot CLIP, the other rows R-AMT. Average: over the '
             'datasets of this table, shown only when all of them have a '
-            'number.',
+            'number. (n=k): only k seeds have a readable result, fewer than '
+            'asked for or than other cells.',
         ]
         return markdown_table(header, rows) + notes
 
@@ -347,11 +405,12 @@ def method_label(shots: int) -> str:
     return 'zero-shot CLIP' if shots == 0 else f'R-AMT ({shots} shots)'
 
 
-def base_to_new_section(records: Sequence[Record]
+def base_to_new_section(records: Sequence[Record],
+                        asked: Optional[Asked] = None
                         ) -> Tuple[List[str], List[dict]]:
     """Markdown and CSV rows of the base-to-new protocol (empty when no
     such run exists)."""
-    stats = group(records, True, lambda t: t in ('base', 'new'))
+    stats = group(records, True, lambda t: t in ('base', 'new'), asked)
     if not stats:
         return [], []
     datasets = order_datasets(d for d, _, _ in stats)
@@ -395,12 +454,13 @@ def base_to_new_section(records: Sequence[Record]
     return lines, csv_rows
 
 
-def domain_section(records: Sequence[Record]
+def domain_section(records: Sequence[Record],
+                   asked: Optional[Asked] = None
                    ) -> Tuple[List[str], List[dict]]:
     """Markdown and CSV rows of ImageNet -> V2/Sketch/A/R (empty when no
     variant was tested)."""
     stats = group([r for r in records if r.dataset == 'imagenet'], False,
-                  lambda t: t is None or t in IMAGENET_VARIANTS)
+                  lambda t: t is None or t in IMAGENET_VARIANTS, asked)
     settings = sorted({k for _, k, t in stats if t is not None})
     if not settings:
         return [], []
@@ -494,15 +554,20 @@ class MethodsTable:
 
     Args:
         records: Records of every method (default protocol, own test set).
+        asked: Seeds asked for per cell (see :func:`asked_seeds`).
     """
 
-    def __init__(self, records: Sequence[Record]) -> None:
-        values = defaultdict(list)
+    def __init__(self, records: Sequence[Record],
+                 asked: Optional[Asked] = None) -> None:
+        values, cell_asked = defaultdict(list), {}
         for r in records:
             if not r.base_to_new and r.target is None:
                 method = 'zero_shot' if r.shots == 0 else r.method
                 values[(method, r.dataset, r.shots)].append(r.value)
-        self.stats = {k: summarize(v) for k, v in values.items()}
+                cell_asked[(method, r.dataset, r.shots)] = seeds_asked(
+                    asked, r)
+        self.stats = {k: summarize(v, cell_asked[k])
+                      for k, v in values.items()}
         self.methods = [m for m in METHODS
                         if any(k[0] == m for k in self.stats)]
         self.datasets = order_datasets(d for _, d, _ in self.stats)
@@ -617,9 +682,10 @@ def plot_methods(table: MethodsTable, path: str) -> bool:
     return True
 
 
-def collect(root: str, out_dir: str,
-            metric: str = 'accuracy/top1') -> Dict[str, str]:
-    """Writes the tables and the plot of the sweep below ``root``.
+def collect(root: str, out_dir: str, metric: str = 'accuracy/top1',
+            seeds: int = 0) -> Dict[str, str]:
+    """Writes the tables and the plot of the sweep below ``root``;
+    ``seeds``: how many the sweep asked for (default: the seed folders).
 
     Returns:
         ``{'markdown', 'csv', 'plot'}`` -> written path (``'plot'`` only
@@ -633,17 +699,19 @@ def collect(root: str, out_dir: str,
         raise FileNotFoundError(f'No metrics files (metrics*.json) below '
                                 f'{root!r}; run tools/sweep.py first.')
     os.makedirs(out_dir, exist_ok=True)
+    asked = asked_seeds(root, seeds)
     records = [r for r in all_records if r.method == 'rmt']
-    table = FewShotTable(records)
+    table = FewShotTable(records, asked)
     lines, csv_rows = [f'# R-AMT results ({metric})', ''], []
     if table.stats:
         lines += ['## Few-shot classification', ''] + table.markdown() + ['']
         csv_rows += table.csv_rows()
-    methods = MethodsTable(all_records)
+    methods = MethodsTable(all_records, asked)
     if methods.compares:
         lines += methods.markdown() + ['']
         csv_rows += methods.csv_rows()
-    for section in (base_to_new_section(records), domain_section(records)):
+    for section in (base_to_new_section(records, asked),
+                    domain_section(records, asked)):
         if section[0]:
             lines += section[0] + ['']
             csv_rows += section[1]
@@ -669,7 +737,7 @@ def collect(root: str, out_dir: str,
 def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parse_args(argv)
     out_dir = args.out_dir or osp.join(args.root, 'results')
-    outputs = collect(args.root, out_dir, args.metric)
+    outputs = collect(args.root, out_dir, args.metric, args.seeds)
     with open(outputs['markdown']) as f:
         print(f.read())
     for kind, path in outputs.items():
@@ -677,4 +745,5 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
 
 
 if __name__ == '__main__':
-    main()
+    with refuse_bad_files():
+        main()

@@ -9,10 +9,13 @@ S --out metrics.json`` evaluates ``masks_final.pth``. A run whose metrics
 files all exist is skipped, so a stopped sweep continues where it was when
 started again with the same arguments: an interrupted training resumes from
 its newest intact checkpoint (``--resume``), or starts over when it saved
-none. Each run folder records the settings (command lines) of its finished
-steps in ``sweep_settings.json``: a test made with other settings is run
-again, and a training made with other settings stops the sweep before it
-starts. ``--data-root DIR`` is passed to every command.
+none. A metrics file that is empty, not JSON or holds a non-finite number
+does not count: its test runs again, and the sweep says so. Each run folder
+records the settings (command lines) of its finished steps in
+``sweep_settings.json`` (written atomically): a test made with other
+settings is run again, and a training made with other settings stops the
+sweep before it starts. ``--data-root DIR`` is passed to every command;
+paths with spaces reach the tools whole.
 
 Other protocols:
 
@@ -38,7 +41,6 @@ Examples::
         --shots 1 2 4 --seeds 1 2 --zero-shot --dry-run
 """
 import argparse
-import json
 import os
 import os.path as osp
 import shlex
@@ -49,13 +51,14 @@ import time
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from mmengine.config import Config
-
 from rmt_mm.engine.hooks.mask_file_hook import FINAL_MASK_FILE
+from rmt_mm.utils import refuse_bad_files
 from rmt_mm.utils.experiments import (IMAGENET_VARIANTS, METHODS,
                                       PAPER_DATASETS, SEEDS, SHOTS, Method,
-                                      method_root, metrics_path, run_dir,
-                                      zero_shot_dir)
+                                      method_root, metrics_path,
+                                      read_metrics, run_dir, zero_shot_dir)
+from rmt_mm.utils.side_files import read_json, write_json
+from rmt_mm.utils.user_config import read_config
 from rmt_mm.utils.work_dir import list_checkpoints
 
 TOOLS_DIR = osp.dirname(osp.abspath(__file__))
@@ -275,7 +278,7 @@ def load_experiment(name: str, config: str,
     if not osp.isfile(config):
         raise FileNotFoundError(f'Config {config!r} (dataset {name!r}, '
                                 f'method {method!r}) does not exist.')
-    cfg = Config.fromfile(config, import_custom_modules=False)
+    cfg = read_config(config, import_custom_modules=False)
     test_loader = cfg.get('test_dataloader') or {}
     return Experiment(
         name=name,
@@ -290,7 +293,7 @@ def variant_datasets() -> Dict[str, dict]:
     """``test_dataloader.dataset`` of each ImageNet variant's config."""
     datasets = {}
     for variant in IMAGENET_VARIANTS:
-        cfg = Config.fromfile(
+        cfg = read_config(
             VARIANT_CONFIG.format(variant), import_custom_modules=False)
         datasets[variant] = dict(cfg.test_dataloader.dataset)
     return datasets
@@ -409,22 +412,35 @@ def recorded_settings(work_dir: str) -> Dict[str, List[str]]:
     path = osp.join(work_dir, SETTINGS_FILE)
     if not osp.isfile(path):
         return {}
-    with open(path) as f:
-        return json.load(f)
+    return read_json(
+        path, 'Delete it: the outputs of the run folder then count as made '
+        'with these settings; or delete the run folder to run it again.')
 
 
 def record_settings(step: Step, work_dir: str) -> None:
     """Notes the settings of a step that just succeeded."""
     record = recorded_settings(work_dir)
     record[osp.basename(step.done_file)] = step_settings(step, work_dir)
-    with open(osp.join(work_dir, SETTINGS_FILE), 'w') as f:
-        json.dump(record, f, indent=1)
+    write_json(osp.join(work_dir, SETTINGS_FILE), record)
+
+
+def output_problem(step: Step) -> Optional[str]:
+    """Why the existing output of a test does not count as its result
+    (empty, not JSON, a non-finite metric), or ``None``."""
+    if step.kind != 'test':
+        return None
+    try:
+        read_metrics(step.done_file)
+    except ValueError as error:
+        return str(error)
+    return None
 
 
 def step_state(step: Step, work_dir: str) -> str:
-    """``'todo'``, ``'done'`` (with these settings, or recorded before
-    settings were), or ``'other'`` (done with other settings)."""
-    if not osp.isfile(step.done_file):
+    """``'todo'`` (also when the output is damaged), ``'done'`` (with
+    these settings, or recorded before settings were), or ``'other'``
+    (done with other settings)."""
+    if not osp.isfile(step.done_file) or output_problem(step):
         return 'todo'
     recorded = recorded_settings(work_dir).get(osp.basename(step.done_file))
     if recorded is None or recorded == step_settings(step, work_dir):
@@ -619,9 +635,10 @@ def run_step(step: Step, log_file: str) -> bool:
         return False
     if step.out_file is not None and osp.isfile(step.out_file):
         os.replace(step.out_file, step.done_file)
-    # A command that succeeds without its output (final masks, metrics) is
-    # reported as failed rather than leaving a run silently unfinished.
-    return osp.isfile(step.done_file)
+    # A command that succeeds without its output (final masks, metrics), or
+    # with a damaged one, is reported as failed rather than leaving a run
+    # silently unfinished.
+    return osp.isfile(step.done_file) and not output_problem(step)
 
 
 def tail(path: str, lines: int = 20) -> str:
@@ -674,6 +691,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 1
     print(f'{len(runs) + finished} run(s): {finished} finished, '
           f'{len(runs)} to do.')
+    for step in (s for run in runs for s in run.steps):
+        problem = osp.isfile(step.done_file) and output_problem(step)
+        if problem:
+            print(f'{problem} Testing again.')
     if args.dry_run:
         for index, run in enumerate(runs, 1):
             print(f'[{index}/{len(runs)}] {run.label}')
@@ -695,4 +716,5 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    with refuse_bad_files():
+        sys.exit(main())

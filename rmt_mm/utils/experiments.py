@@ -7,9 +7,13 @@ reads the folders back and sets the reported numbers beside the measured
 ones, and ``tests/test_metafile.py`` checks ``configs/rmt/metafile.yml``
 against :data:`REPORTED`.
 """
+import math
 import os.path as osp
 from dataclasses import dataclass
 from typing import Dict, Optional
+
+from .safe_load import FileRefusedError
+from .side_files import read_json
 
 #: Column label of each dataset of the paper's tables, keyed by the dataset
 #: name used in ``configs/rmt/rmt_vitb16_{dataset}_16shot.py``, in the
@@ -131,6 +135,27 @@ def metrics_path(folder: str, target: Optional[str] = None) -> str:
     """
     name = METRICS_FILE if target is None else f'metrics_{target}.json'
     return osp.join(folder, name)
+
+
+def read_metrics(path: str) -> dict:
+    """The metrics of a finished evaluation (``tools/test.py --out``).
+
+    Raises:
+        FileNotFoundError: If ``path`` does not exist.
+        FileRefusedError: If the file is empty, not a JSON object, or holds
+            a number that is not finite: the evaluation did not finish.
+    """
+    metrics = read_json(path, 'The evaluation did not finish.')
+    if not isinstance(metrics, dict):
+        raise FileRefusedError(
+            f'{path!r} holds a {type(metrics).__name__}, not the metrics '
+            'object tools/test.py writes: the evaluation did not finish.')
+    for key, value in metrics.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise FileRefusedError(
+                f'{path!r} holds {key}={value}, not a finite number: the '
+                'evaluation failed.')
+    return metrics
 
 
 @dataclass(frozen=True)

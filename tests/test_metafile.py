@@ -102,12 +102,15 @@ def test_every_method_config_is_listed_with_its_reported_number():
             else:
                 (result, ) = results
                 assert result['Reported'] is True
+                # Exact: the metafile copies the reported literal.
                 assert result['Metrics']['Top 1 Accuracy'] == reported
 
 
 def test_reported_method_averages_match_their_rows():
     from rmt_mm.utils.experiments import (REPORTED_METHODS,
                                           REPORTED_METHODS_AVERAGE)
+    # The paper prints averages to 2 decimals: abs=0.01 is that rounding
+    # (Python float64 sums add ~1e-14).
     for method, row in REPORTED_METHODS.items():
         assert sum(row.values()) / len(row) == pytest.approx(
             REPORTED_METHODS_AVERAGE[method], abs=0.01), method

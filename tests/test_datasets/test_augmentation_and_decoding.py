@@ -14,6 +14,9 @@ from fewshot_fakes import CONFIGS_DIR, make_tree
 
 TRAIN_PIPELINE = Config.fromfile(
     CONFIGS_DIR / '_base_' / 'datasets' / 'fewshot.py').train_pipeline
+# Every comparison below is exact: images are uint8 arrays decoded by PIL
+# and cropped by the same code on both sides in this process, and random
+# numbers come from seeded streams.
 EXIF_ORIENTATION = 0x0112
 ROTATE_90_CW = 6  # the camera was turned: display rotated by 90 degrees
 

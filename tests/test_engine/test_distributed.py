@@ -29,8 +29,17 @@ PER_RANK = 4
 STEPS = 4
 SEED = 3
 THRESHOLD = 5e-3
-# Two processes and one process sum the same terms in another order.
+# Two processes and one process sum the same terms in another order: float32
+# gradients ~1e-7 relative apart, which Adam's per-entry normalisation turns
+# into score differences of up to 2e-7 here (scores ~1e-2, lr 5e-3). A real
+# fault (no all-reduce, other draws, another lam) moves scores by ~lr.
 SUM_ORDER_ATOL = 5e-7
+# Another CPU rounds otherwise: an entry whose keep probability (or Adam
+# step) sits a hair from a decision may go the other way and diverge by ~lr.
+# Such entries are rare (none here); at most 0.1% may differ, while the
+# faults above change >1% of the masks (188 entries of 14336 for lam 0.3
+# instead of 1, 2288 without the all-reduce) and nearly every score.
+AGREEING_SHARE = 0.999
 # name -> dropout strength; every run starts from the same weights and data.
 RUNS = {'lam1': 1.0, 'lam03': 0.3, 'lam0': 0.0}
 
@@ -153,8 +162,11 @@ def one_process_scores():
 @pytest.mark.parametrize('run', ['lam1', 'lam03'])
 def test_masks_identical_across_ranks(two_process_scores, run):
     (scores0, masks0), (scores1, masks1) = two_process_scores[run]
-    # The lr moves scores across the threshold: masks really trained.
+    # The lr moves scores across the threshold: masks really trained
+    # (~5750 of 14336 entries dropped, a wide margin).
     assert (masks0 == 0).sum() > 0
+    # Exact by construction: the all-reduce hands both ranks the same bits,
+    # and each applies the same update with the same draws.
     assert torch.equal(masks0, masks1)
     assert torch.equal(scores0, scores1)
 
@@ -168,14 +180,18 @@ def test_two_processes_equal_one_process_on_global_batch(
     the all-reduce mean, vs one mean over 2B), which moves scores by
     ~1e-7; a mismatched dropout draw or a missing all-reduce would move
     them by about the lr (5e-3). Masks must agree wherever the score is
-    farther than that rounding tolerance from the threshold.
+    farther than that rounding tolerance from the threshold. All but
+    1 - AGREEING_SHARE of the entries must agree (see there): on this CPU
+    all do, another may send an entry at a decision's edge the other way.
     """
     scores, masks = one_process_scores[run]
     dist_scores, dist_masks = two_process_scores[run][0]
     assert (masks == 0).sum() > 0
-    torch.testing.assert_close(
-        dist_scores, scores, rtol=0, atol=SUM_ORDER_ATOL)
-    decided = (scores - THRESHOLD).abs() > SUM_ORDER_ATOL
+    close = (dist_scores - scores).abs() <= SUM_ORDER_ATOL
+    assert close.float().mean() >= AGREEING_SHARE, (
+        f'{int((~close).sum())} scores differ by more than {SUM_ORDER_ATOL}'
+        f', up to {float((dist_scores - scores).abs().max())}')
+    decided = close & ((scores - THRESHOLD).abs() > SUM_ORDER_ATOL)
     assert decided.float().mean() > 0.99
     assert torch.equal(dist_masks[decided], masks[decided])
 
@@ -259,7 +275,15 @@ def test_launch_changes_nothing(tmp_path):
     assert any(not m.all() for m in masks.values())  # the masks trained
     differ = {name: different_entries(works['1 process'], works[name])
               for name in ('2 processes', '2 workers')}
-    assert differ == {'2 processes': 0, '2 workers': 0}
+    # Loader workers change where images are decoded, not the float
+    # computation (one training process, OMP_NUM_THREADS=1 in both): exact.
+    assert differ['2 workers'] == 0
+    # Two processes sum each global batch in another order, and another CPU
+    # may send an entry at a decision's edge the other way: at most 0.1% of
+    # the entries may differ (0 here); a real fault changes >1% (see
+    # AGREEING_SHARE).
+    total = sum(m.numel() for m in masks.values())
+    assert differ['2 processes'] <= (1 - AGREEING_SHARE) * total, differ
 
 @pytest.mark.parametrize('tool', ['train', 'test'])
 def test_tools_shut_the_process_group_down(tmp_path, monkeypatch, tool):

@@ -13,6 +13,9 @@ from rmt_mm.models import MaskedCLIP
 from rmt_mm.utils import load_mask_file
 from rmt_mm.utils.resume_checkpoint import to_plain_checkpoint
 
+# Accuracies below are floats the tests hand to the hook (FakeValLoop), and
+# the hook copies them into its record: every == on them is exact. Masks are
+# booleans.
 
 class FakeValLoop:
     """Plays the validation accuracies of a run, one per ``run()``."""
@@ -143,6 +146,8 @@ def test_best_val_run_writes_the_kept_masks(run_tiny):
     epochs = run.cfg.train_cfg.max_epochs
     # Zero-shot, then every epoch (the val split is smaller than training).
     assert [e for e, _ in record['history']] == list(range(epochs + 1))
+    # The hook chose from the very numbers of this history (copied into
+    # the JSON, whose floats round-trip): exact, whatever the CPU made them.
     best = max(record['history'], key=lambda item: (item[1], -item[0]))
     assert record['kept_epoch'] == best[0]
     final, _ = load_mask_file(str(run.work_dir / 'masks_final.pth'))

@@ -97,6 +97,11 @@ def test_each_update_applies_the_rule_with_its_own_draws():
     for update in range(3):
         expected, share = expected_update(model, images, samples, 5, update)
         step(model, wrapper, images, samples)
+        # The wrapper and the reference differentiate the same loss with the
+        # same kernels on the same inputs in this process: equal in fact,
+        # and so are the keep decisions. rtol=1e-5 (atol=1e-12 for exact
+        # zeros) only allows autograd another accumulation order; the share
+        # divides the same integers (approx's default rel=1e-6).
         for got, want in zip(seen[update], expected):
             assert torch.allclose(got, want, rtol=1e-5, atol=1e-12)
         assert wrapper.message_hub.get_scalar(
@@ -104,6 +109,7 @@ def test_each_update_applies_the_rule_with_its_own_draws():
         dropped_patterns.append(torch.cat(
             [(want == 0).flatten() for want in expected]))
     assert wrapper.num_updates == 3
+    # Boolean patterns, exact (thousands of entries differ between draws).
     assert not torch.equal(dropped_patterns[0], dropped_patterns[1])
 
 
@@ -111,8 +117,15 @@ def test_each_update_applies_the_rule_with_its_own_draws():
 def test_accumulation_equals_one_big_batch(lam):
     # With lam > 0 the distillation gradients are summed over the
     # micro-batches as well, and the update's draws are those of one batch.
+    # float64: one batch of 8 and two of 4 sum the gradients in another
+    # order. In float32 (~1e-7 relative apart) a keep probability a hair
+    # from its uniform (the closest here is 7e-6 away) could flip on another
+    # CPU and move an entry by a whole gradient; in float64 (~1e-16) it
+    # cannot. atol=1e-6 on scores ~0.01-0.1 is far above float64 rounding
+    # and far below a real difference (a missed micro-batch: ~1e-2).
     images, samples = batch(8)
-    big, small = make_model(), make_model()
+    images = images.double()
+    big, small = make_model().double(), make_model().double()
     for model in (big, small):
         torch.manual_seed(5)
         drop_some_weights(model)
@@ -121,6 +134,7 @@ def test_accumulation_equals_one_big_batch(lam):
     wrapper.initialize_count_status(small, 0, 2)
     before = [s.clone() for s in scores(small)]
     step(small, wrapper, images[:4], samples[:4])
+    # Exact: no update yet, the scores are untouched.
     assert all(torch.equal(a, b) for a, b in zip(scores(small), before))
     step(small, wrapper, images[4:], samples[4:])
     for a, b in zip(scores(small), scores(big)):
@@ -137,6 +151,7 @@ def test_a_single_masked_weight_trains_with_dropout():
     drop_some_weights(model)
     before = scores(model)
     step(model, wrapper_for(model, lam=1.0), *batch(4))
+    # The update moves scores by gradients of order 1e-2, not rounding.
     assert not torch.equal(scores(model)[0], before[0])
 
 
@@ -147,6 +162,9 @@ def test_clipping_applies_to_the_dropped_gradient():
     step(model, wrapper, *batch(4))
     moved = torch.cat([(a - b).flatten()
                        for a, b in zip(scores(model), before)])
+    # clip_grad_norm_ scales to max_norm * norm / (norm + 1e-6): 1e-6 / norm
+    # relative below 1e-3 (gradient norms here are >> 1e-3), plus float32
+    # rounding of sums (~1e-6 relative): rel=1e-3 leaves margin.
     assert moved.norm().item() == pytest.approx(1e-3, rel=1e-3)
 
 
@@ -216,6 +234,9 @@ def test_amp_wrapper_scales_both_gradients_consistently():
     with mock.patch.object(AmpOptimWrapper, 'optim_context',
                            OptimWrapper.optim_context):
         step(amp, wrapper, images, samples)
+    # Exact: the scale 1024 is a power of two, scaling a float by it and
+    # back commutes with rounding (no under/overflow at these magnitudes),
+    # and both runs use the same kernels on the same inputs.
     assert wrapper.loss_scaler.get_scale() == 1024.
     for a, b in zip(scores(plain), scores(amp)):
         assert torch.equal(a, b)
@@ -234,7 +255,8 @@ def test_the_last_incomplete_accumulation_updates_too():
 
 def test_default_lambda_is_one():
     # method.md: lambda 1 drops every conflicting entry with its
-    # probability; configs that give no lam get that.
+    # probability; configs that give no lam get that. (A stored constant:
+    # exact.)
     assert wrapper_for(make_model()).lam == 1.0
 
 
@@ -243,8 +265,12 @@ def test_gradients_are_averaged_over_processes(monkeypatch):
     gradients (``all_reduce`` faked: the other process's gradients are
     ``other``)."""
     import rmt_mm.engine.grad_dropout as grad_dropout
+    # float64 for the reason given in test_accumulation_equals_one_big_batch:
+    # two halves and the whole batch sum gradients in other orders.
     images, samples = batch(4)
-    here, there, single = make_model(), make_model(), make_model()
+    images = images.double()
+    here, there, single = (make_model().double(), make_model().double(),
+                           make_model().double())
     for model in (here, there, single):
         torch.manual_seed(5)
         drop_some_weights(model)
@@ -283,6 +309,7 @@ def test_a_wrapped_model_is_unwrapped():
     with wrapper.optim_context(parallel):
         losses = model.loss(*batch(2))
         wrapper.update_params(losses['loss_ce'] + losses['loss_sparsity'])
+    # The update moves scores by gradients of order 1e-2, not rounding.
     assert not all(torch.equal(a, b) for a, b in zip(scores(model), before))
 
 

@@ -35,6 +35,7 @@ def test_token_embeddings_are_sot_context_name_eot_padding(coop):
         expected = torch.stack([
             head.context[i - 1] if t == -1 else embed[t]
             for i, t in enumerate(ids)])
+        # Exact: embedding rows are copied, not computed.
         assert torch.equal(row, expected), name
     # open_clip pools at the end-of-text token: it must sit after the name.
     eot = head.tokens.argmax(-1).tolist()
@@ -51,6 +52,10 @@ def test_context_of_a_hand_written_prompt_gives_its_features(coop):
         coop.head.context.copy_(clip.clip.token_embedding(ids))
     coop.eval()
     expected = class_text_features(clip, CLASSES, ['a photo of a {}.'])
+    # The head runs the text transformer on its own prompt embeddings,
+    # encode_text on token ids: other float32 paths, unit-vector entries a
+    # few ulp apart (3e-8 seen); atol 1e-6 leaves margin, a wrong context or
+    # position moves entries by ~1e-2 or more.
     assert torch.allclose(coop.text_features, expected, atol=1e-6)
 
 
@@ -61,6 +66,7 @@ def test_only_the_context_trains(coop):
     images = torch.rand(2, 3, 32, 32)
     logits = coop.logits(images)
     F.cross_entropy(logits, torch.tensor([0, 2])).backward()
+    # Nonzero by a wide margin (gradients of order 1, not rounding).
     assert coop.head.context.grad.abs().sum() > 0
 
 

@@ -42,6 +42,9 @@ def test_logits_follow_the_formula():
         for j in range(6):
             affinity = np.exp(-5.5 * (1 - f[i] @ k[j]))
             expected[i, labels[j]] += 1.7 * affinity
+    # float32 against float64: logits up to ~6 from a handful of float32
+    # ops (8-term dot products, an exp): a few ulp, ~2e-6 at most; atol
+    # 1e-5 (plus the default rtol 1e-5) leaves margin.
     assert np.allclose(got.detach().numpy(), expected, atol=1e-5)
 
 
@@ -107,9 +110,13 @@ def test_cache_keys_average_augmented_passes(tmp_path):
                 feats.append(model.backbone.clip.encode_image(data['inputs']))
             passes.append(torch.cat(feats))
     keys = torch.nn.functional.normalize(torch.stack(passes).mean(0), dim=-1)
+    # The hook encodes batches of 5, here one image at a time: float32
+    # kernels may block and sum otherwise, unit-vector entries agree to
+    # ~1e-6; atol 1e-5 leaves margin, a wrong image or pass is off by ~0.1.
     assert torch.allclose(model.adapter.keys, keys, atol=1e-5)
     labels = torch.tensor([dataset.get_data_info(i)['gt_label']
                            for i in range(len(dataset))])
+    # Exact: one-hot values, small integers in float32.
     assert torch.equal(model.adapter.values.argmax(1), labels)
     assert model.adapter.values.sum().item() == len(dataset)
 
@@ -147,8 +154,16 @@ def test_search_reads_the_validation_split_only(tmp_path):
                     -beta * (1 - feats @ model.adapter.keys.t())
                 ) @ model.adapter.values
                 acc = (logits.argmax(1) == labels).float().mean().item()
+                # Equal counts give equal floats (k / 12 rounded alike):
+                # ties keep the first pair, as the hook does. The argmaxes
+                # are robust: over the whole grid the top two logits of
+                # every image are >= 0.013 apart (seeded data and weights),
+                # while batched and one-image features differ by ~1e-6.
                 if acc > best[0] + 1e-9:
                     best = (acc, alpha, beta)
+    # The hook's grid is float32 linspace, this one float64: values <= 7
+    # differ by an ulp (~5e-7); abs=1e-5 leaves margin, grid steps are >=
+    # 0.7.
     assert float(model.adapter.alpha) == pytest.approx(best[1], abs=1e-5)
     assert float(model.adapter.beta) == pytest.approx(best[2], abs=1e-5)
 
@@ -176,6 +191,7 @@ def test_tip_adapter_f_trains_the_keys_only(tmp_path):
     assert trainable == ['adapter.keys']
     logits = model.logits(torch.rand(2, 3, 32, 32))
     torch.nn.functional.cross_entropy(logits, torch.tensor([0, 1])).backward()
+    # Nonzero by a wide margin (gradients of order 1, not rounding).
     assert model.adapter.keys.grad.abs().sum() > 0
     # The cache travels in the checkpoint.
     state = model.state_dict()
@@ -184,5 +200,6 @@ def test_tip_adapter_f_trains_the_keys_only(tmp_path):
         adapter=dict(type='RMTTipAdapter', fine_tune_keys=True),
         regularizer=None)
     fresh.load_state_dict(state, strict=False)
+    # Exact: loading copies the values.
     assert torch.equal(fresh.adapter.keys, model.adapter.keys)
     assert torch.equal(fresh.adapter.values, model.adapter.values)

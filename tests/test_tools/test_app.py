@@ -72,6 +72,8 @@ def test_page_classifies_an_uploaded_image_in_a_browser(served, tmp_path,
                                    image, str(tmp_path / 'app.png'))
     finally:
         page.close()
+    # Exact: the page classifies the same pixels with the same server and
+    # kernels, one image per batch, in this process.
     assert shown.strip() == expected
     assert os.path.getsize(tmp_path / 'app.png') > 10_000
 
@@ -112,6 +114,8 @@ def test_bad_requests_show_a_message_and_the_server_keeps_serving(served):
     scores, info = classify(image, 'masks_pets', '')
     assert set(scores) == {'bird', 'cat', 'dog'}
     sparsity = server.task('masks_pets').sparsity
+    # A ratio of integer counts (half of conv1: ~21%), far above 0.05; the
+    # page prints that very float.
     assert sparsity > 0.05 and f'sparsity **{sparsity:.2%}**' in info
     scores, info = classify(image, 'masks_pets', 'zebra, red fox')
     assert set(scores) == {'zebra', 'red fox'}

@@ -36,6 +36,8 @@ def run_benchmark(tmp_path, *args: str):
 def test_benchmark_reports_every_figure(tmp_path):
     run, results = run_benchmark(tmp_path, '--batch-size', '2',
                                  '--repeats', '1', '--methods')
+    # Only signs of timings and sizes, never their values: a duration of
+    # real work measured with perf_counter is > 0 at any load.
     for key in FIGURES:
         assert isinstance(results[key], (int, float)), key
         assert results[key] > 0, key
@@ -86,8 +88,12 @@ def test_task_server_mode_reports_every_figure(tmp_path):
                  for k in (3, 1)) * TINY_VIT['vision_cfg']['layers'] + (
         TINY_VIT['vision_cfg']['width'] * 3 *
         TINY_VIT['vision_cfg']['patch_size']**2)
+    # Byte counts: 1 bit per entry, each of the 5 tensors padded to whole
+    # bytes (< 8 bytes in all), via float64 MiB (exact to ~1e-10 here).
     assert results['task_mask_mib'] * 2**20 == pytest.approx(masked / 8,
                                                              abs=8)
+    # Seeded draws dropping 10% of ~14k entries: a share within ~0.003 of
+    # 0.1 (one sigma); abs=0.01 is over three sigma.
     assert results['task_sparsity'] == pytest.approx(0.1, abs=0.01)
     assert results['settings']['tasks'] == 3
     # 1, 2 and 4 threads at once, each result checked against the task's
@@ -95,8 +101,13 @@ def test_task_server_mode_reports_every_figure(tmp_path):
     for callers in (1, 2, 4):
         assert results[f'callers_{callers}_ips'] > 0, callers
         assert f'{callers} concurrent caller(s)' in run.stdout
+    # The same two floats (JSON keeps their repr) divided again: exact in
+    # fact; approx's default rel=1e-6 is the loosest it needs.
     assert results['callers_4_over_1'] == pytest.approx(
         results['callers_4_ips'] / results['callers_1_ips'])
+    # The tool compares each concurrent result with torch.equal to the
+    # task's logits computed alone: exact whatever the load, since every
+    # caller computes with one intra-op thread (--threads 1).
     assert results['concurrent_wrong'] == 0
     assert run.stdout.count('PASS') + run.stdout.count('MISS') == 6
 
@@ -111,6 +122,7 @@ def test_methods_mode_times_only_the_methods(tmp_path):
             settings['eval_builds']) == ('methods', 2, 3)
     compared = results['methods']['tip_adapter_f_rmt_over_tip_adapter_f']
     assert len(compared['ratios']) == 3
+    # Exact: the median is a copy of one of the ratios.
     assert compared['ratio'] == sorted(compared['ratios'])[1]
     assert results['methods']['zero_shot_over_zero_shot']['same_operations']
     assert run.stdout.count('PASS') + run.stdout.count('MISS') == 4

@@ -29,6 +29,8 @@ def test_digits_tree_holds_every_image_once(tmp_path):
     assert image.shape == (32, 32, 3)
     small = np.asarray(Image.fromarray(image[..., 0]).resize((8, 8)))
     expected = digits.images[index] * 255 / 16
+    # uint8 pixels from PIL, float64 correlation: 0.975 for this image
+    # (>= 0.956 over the first five of every class), a wide margin.
     assert np.corrcoef(small.ravel(), expected.ravel())[0, 1] > 0.9
 
 
@@ -45,6 +47,8 @@ def test_summary_has_the_figures_in_percent(tmp_path):
                              seconds=12.0)
     assert {'chance_top1', 'zero_shot_top1', 'rmt_top1', 'gain',
             'sparsity'} <= summary.keys()
+    # Exact: Python float64 arithmetic on these literals (100 / 4,
+    # 65.5 - 40.0, 0.0125 * 100) rounds to the values below on any machine.
     assert summary['chance_top1'] == 25.0
     assert summary['num_test_images'] == 12
     assert (summary['zero_shot_top1'], summary['rmt_top1']) == (40.0, 65.5)

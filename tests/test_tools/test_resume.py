@@ -188,6 +188,10 @@ def resume_and_compare(runs, work_dir: str, *options: str) -> None:
     assert code == 0, log[-3000:]
     ref_masks, ref_scores = final_state(reference)
     masks, scores = final_state(work_dir)
+    # Exact by construction: both runs execute the same float operations on
+    # the same values on this machine, with one thread each
+    # (OMP_NUM_THREADS=1), and a resume restores scores, optimiser state and
+    # draws bit for bit; masks are booleans.
     assert list(masks) == list(ref_masks)
     for name in ref_masks:
         assert torch.equal(masks[name], ref_masks[name]), name

@@ -20,10 +20,17 @@ def tool(name: str, *args: str) -> str:
 
 
 def open_clip_accuracy(config: str, weights: str, masks: dict,
-                       subsample: str) -> float:
+                       subsample: str) -> tuple:
     """Top-1 accuracy (%) on the config's test set of plain open_clip with
     the mask bits folded into its weights here (images through the
-    config's pipeline, normalised as ClsDataPreprocessor does)."""
+    config's pipeline, normalised as ClsDataPreprocessor does), and the
+    share (%) of near ties that tools/test.py may decide otherwise.
+
+    tools/test.py batches the images and runs the masked encoder, here one
+    image at a time through plain open_clip: cosines ~1e-7 apart. An image
+    whose top two cosines are within 1e-5 (none here: the closest are 0.08
+    apart, but the masks of a trained run differ by CPU) may go either way.
+    """
     import open_clip
     from mmengine.config import Config
     from mmpretrain.registry import DATASETS
@@ -44,14 +51,16 @@ def open_clip_accuracy(config: str, weights: str, masks: dict,
             tokenizer([t.format(c.replace('_', ' ').lower())
                        for t in templates])), dim=-1).mean(0), dim=-1)
             for c in dataset.metainfo['classes']])
-        correct = 0
+        correct = near_ties = 0
         for i in range(len(dataset)):
             item = dataset[i]
             image = (item['inputs'].float().flip(0) - mean) / std  # BGR
             features = F.normalize(clip.encode_image(image[None]), dim=-1)
-            correct += int((features @ text.t()).argmax() ==
-                           item['data_samples'].gt_label)
-    return 100 * correct / len(dataset)
+            cosines = (features @ text.t())[0]
+            correct += int(cosines.argmax() == item['data_samples'].gt_label)
+            top = cosines.topk(2).values
+            near_ties += int(top[0] - top[1] < 1e-5)
+    return 100 * correct / len(dataset), 100 * near_ties / len(dataset)
 
 
 def test_train_then_test_from_the_mask_file(tmp_path):
@@ -76,7 +85,8 @@ def test_train_then_test_from_the_mask_file(tmp_path):
     assert record == json.load(open(cache))
 
     masks, meta = load_mask_file(os.path.join(work, 'masks_final.pth'))
-    assert meta['sparsity'] > 0  # lr 1e-2 for 3 epochs flips some masks
+    # lr 1e-2 for 3 epochs flips some masks (46% here: a wide margin).
+    assert meta['sparsity'] > 0
     assert len(masks) == 5
     # Resume checkpoints hold the scores, not the frozen CLIP.
     checkpoint = torch.load(os.path.join(work, 'epoch_3.pth'),
@@ -94,14 +104,20 @@ def test_train_then_test_from_the_mask_file(tmp_path):
         out = str(tmp_path / f'{name}.json')
         tool('test', config, *extra, '--work-dir', work, '--out', out)
         results[name] = json.load(open(out))['accuracy/top1']
+    # Exact: the mask file holds the checkpoint's scores > threshold, so
+    # both fold the same weights and run the same kernels.
     assert results['base'] == results['resume_file']
     # tools/test.py against plain open_clip with the bits folded by hand.
     expected = {
         'zero_shot': open_clip_accuracy(config, weights, {}, 'base'),
         'base': open_clip_accuracy(config, weights, masks, 'base'),
         'new': open_clip_accuracy(config, weights, masks, 'new')}
-    for name, accuracy in expected.items():
-        assert results[name] == pytest.approx(accuracy, abs=1e-6), name
+    # mmpretrain computes k * (100 / n) in float32 (4 of 6 gives
+    # 66.666664): up to ~1e-5 off the float64 value here, so abs=1e-4, far
+    # below one image (100 / 6); plus one image per near tie.
+    for name, (accuracy, near_ties) in expected.items():
+        assert results[name] == pytest.approx(
+            accuracy, abs=1e-4 + near_ties), name
 
 
 def test_config_without_dataset_is_rejected(tmp_path, monkeypatch):
@@ -155,10 +171,12 @@ def test_importance_selection_is_evaluated_and_exported_from_its_config(
         out = str(tmp_path / f'{name}.json')
         tool('test', dumped, checkpoint, '--work-dir', work, '--out', out)
         accuracy[name] = json.load(open(out))['accuracy/top1']
+    # Exact: the same hard masks, the same kernels and data.
     assert accuracy['mask_file'] == accuracy['resume']
 
     exported = torch.load(load_tool('export').main(
         [dumped, mask_file, '--out', str(tmp_path / 'clip.pt')]))
+    # Exact: W * 0.0 is zero, W * 1.0 is W (random weights are never 0).
     for name, keep in masks.items():
         assert torch.equal(exported[name] != 0, keep), name
 

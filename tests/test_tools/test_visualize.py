@@ -35,6 +35,8 @@ def test_sparsity_grid_numbers(masks):
     grid = visualize.sparsity_grid(masks)
     assert grid.rows == ['outside blocks', 'block 0', 'block 1']
     assert grid.columns == ['conv1', 'attn.in_proj', 'attn.out_proj']
+    # Exact: ratios of small integers that are exactly representable; the
+    # overall 10 / 28 is the same Python division (approx's default rel).
     expected = [[0.5, None, None], [None, 0.25, 0.0], [None, None, 0.75]]
     for row, values in zip(grid.sparsity, expected):
         for value, want in zip(row, values):
@@ -82,6 +84,7 @@ SELECTION = dict(
 
 def test_selection_bars():
     bars = visualize.selection_bars(SELECTION)
+    # Exact: scores are copied from the record.
     assert [(b.label, b.score, b.params, b.selected) for b in bars] == [
         ('block 0 attn', 0.5, 30, True),
         ('block 0 mlp', 0.1, 60, False),

@@ -65,6 +65,8 @@ def scaled_lr(world_size, accumulate, global_batch=32, enable=True):
 
 def test_auto_scale_lr_is_off_as_in_the_paper():
     assert not Config.fromfile(CONFIG).auto_scale_lr.enable
+    # Exact: the config's float, left as it is (also below: lr and lam
+    # values read from configs are copies of the literals).
     assert scaled_lr(2, 2, global_batch=128, enable=False) == 8e-5
 
 
@@ -75,6 +77,8 @@ def test_auto_scale_lr_counts_processes_and_accumulation(world_size,
     # The global batch stays 32 however it is split: the paper's rate.
     # (mmengine's own rule, processes x per-process batch, would halve it
     # with 2 accumulation steps.)
+    # Python float64 arithmetic (lr * batch / base): an ulp or two, the
+    # same on every machine; approx's default rel=1e-6 is ample.
     assert scaled_lr(world_size, accumulate) == pytest.approx(8e-5)
     # 64 images per update: twice the base batch, twice the rate.
     assert scaled_lr(world_size, accumulate, 64) == pytest.approx(16e-5)

@@ -39,6 +39,13 @@ def train_cfg(*argv, config=DTD):
     return cfg
 
 
+# Floats here are Python float64 (no BLAS, no threads). Learning rates and
+# lam values read from configs are copies of literals: == is exact. Sums of
+# cosines are within ~1e-15 relative of their closed forms (libm's cos may
+# differ by an ulp between CPUs): pytest.approx's default rel=1e-6 is
+# ample, and epoch counts compare sums with a 1e-12 slack (the code rounds
+# its ratio to 9 decimals), ~1e7 ulps above rounding, so the integers found
+# are the same on any CPU.
 def cosine_sum(lr, epochs, updates):
     """Independent: the cosine formula summed update by update."""
     return sum(lr * (1 + math.cos(math.pi * e / epochs)) / 2

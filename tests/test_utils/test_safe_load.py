@@ -147,6 +147,8 @@ def test_flipped_bytes_of_a_mask_file_never_go_unnoticed(tmp_path,
             refused += 1
             continue
         # Only bytes that carry nothing (zip padding) may change unnoticed.
+        # Exact: values read back from the file are copies (booleans, and
+        # meta floats stored as they were).
         assert meta == original[1]
         assert all(torch.equal(masks[n], original[0][n]) for n in masks)
     assert refused >= len(data) // 256 - 2
@@ -274,6 +276,8 @@ def test_a_mask_file_is_not_a_resume_checkpoint(mask_file):
 
 def test_checksum_sees_values_dtypes_and_order():
     base = {'a': torch.zeros(3), 'b': [1, 'x']}
+    # Hashes of exactly representable literals, not of computed floats:
+    # the same bytes on any CPU.
     assert content_checksum(base) == content_checksum(
         {'a': torch.zeros(3), 'b': [1, 'x']})
     for other in ({'a': torch.zeros(3, dtype=torch.float64), 'b': [1, 'x']},

@@ -3,9 +3,10 @@
 One run on the current device (CUDA when present, else CPU) measures, for a
 random-weight open_clip architecture and one batch size:
 
-* seconds per R-AMT training step: ``RMTClassifier.loss`` (student, teacher,
-  CE, sparsity, distillation) plus ``GradDropoutOptimWrapper.update_params``
-  (two gradients, gradient dropout, Adam);
+* seconds per R-AMT training step: ``RMTClassifier.train_batch`` (student,
+  teacher, CE, sparsity, distillation, then
+  ``GradDropoutOptimWrapper.update_params``: two gradients, gradient
+  dropout, Adam);
 * seconds per full fine-tuning step of the same image encoder (forward,
   backward and Adam on every image-encoder weight, CE on the same cached
   text features), and of a frozen forward without autograd;
@@ -247,9 +248,7 @@ def rmt_step(model: RMTClassifier, args: argparse.Namespace) -> Callable:
         wrapper = GradDropoutOptimWrapper(optimizer=optimizer, lam=LAM)
 
     def step():
-        with wrapper.optim_context(model):
-            losses = model.loss(images, samples)
-        wrapper.update_params(losses['loss_ce'] + losses['loss_sparsity'])
+        model.train_batch(images, samples, wrapper)
 
     return step
 
@@ -566,10 +565,7 @@ def method_step(model: RMTClassifier,
                OptimWrapper(optimizer=optimizer))
 
     def step():
-        with wrapper.optim_context(model):
-            losses = model.loss(images, samples)
-        wrapper.update_params(sum(v for k, v in losses.items()
-                                  if k.startswith('loss')))
+        model.train_batch(images, samples, wrapper)
 
     return step
 

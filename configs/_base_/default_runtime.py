@@ -37,6 +37,11 @@ custom_hooks = [
     dict(type='RMTCacheAdapterHook'),
 ]
 
+# Under DDP the model's own train_step runs (RMTClassifier hands both of its
+# losses to GradDropoutOptimWrapper, which averages over the processes). The
+# Runner looks wrappers up in mmengine's root registry: hence the scope.
+model_wrapper_cfg = dict(
+    type='mmpretrain.RMTDistributedDataParallel', broadcast_buffers=False)
 env_cfg = dict(
     cudnn_benchmark=False,
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),

@@ -1,10 +1,9 @@
 """Gradient Dropout Regularity (GDR) and the optim wrapper that applies it."""
 from contextlib import ExitStack, contextmanager
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
 import torch
 from mmengine.dist import all_reduce, get_world_size
-from mmengine.model import is_model_wrapper
 from mmengine.optim import AmpOptimWrapper, OptimWrapper
 from mmpretrain.registry import OPTIM_WRAPPERS
 from torch import Tensor, nn
@@ -64,31 +63,27 @@ def gradient_dropout(g_task: Tensor,
     return ((1 - lam) + lam * keep) * g_task
 
 
-def _unwrap(model: nn.Module) -> nn.Module:
-    return model.module if is_model_wrapper(model) else model
-
-
 @OPTIM_WRAPPERS.register_module()
 class GradDropoutOptimWrapper(OptimWrapper):
     """An optim wrapper that trains mask scores with gradient dropout.
 
-    It computes, w.r.t. the trainable parameters, the gradient ``g`` of the
-    task loss it is given and, w.r.t. the model's
-    ``gradient_dropout_parameters()`` (the mask scores), the gradient ``r``
-    of the regularisation loss that the model hands over by
-    ``pop_regularization_loss()`` (see ``RMTClassifier``), both from the
-    same forward graph. Both are accumulated over
+    The model's ``train_step`` (``RMTClassifier.train_step``) hands it the
+    task loss, the regularisation loss and the parameters gradient dropout
+    applies to (the mask scores) in :meth:`update_params`. From the same
+    forward graph it takes the gradient ``g`` of the task loss w.r.t. every
+    trainable parameter and the gradient ``r`` of the regularisation loss
+    w.r.t. the dropout parameters. Both are accumulated over
     ``accumulative_counts`` micro-batches and averaged over all processes,
     so they are global-batch gradients; then :func:`gradient_dropout` gives
-    the gradient of the mask scores that the optimiser steps with (clipping
-    applies after it). Other trainable parameters (a CoOp context, the keys
-    of Tip-Adapter-F) step with their plain task gradient.
+    the gradient of the dropout parameters that the optimiser steps with
+    (clipping applies after it). Other trainable parameters (a CoOp
+    context, the keys of Tip-Adapter-F) step with their plain task gradient.
     The random draws come from a generator seeded by ``seed`` and the update
     count, so every process draws the same numbers and a resumed run draws
     what the uninterrupted run would have drawn.
 
-    Under a distributed launcher the model's own gradient synchronisation is
-    switched off; this wrapper all-reduces instead.
+    It averages the gradients over the processes itself, so a distributed
+    model's own gradient synchronisation is switched off.
 
     Args:
         optimizer: The optimizer (mmengine builds it from the config).
@@ -100,6 +95,11 @@ class GradDropoutOptimWrapper(OptimWrapper):
             :class:`mmengine.optim.OptimWrapper`.
     """
 
+    #: ``RMTClassifier.train_step`` hands the regularisation loss over.
+    takes_regularization = True
+    #: ``RMTDistributedDataParallel`` leaves the averaging to this wrapper.
+    averages_gradients = True
+
     def __init__(self,
                  *,
                  lam: float = 1.0,
@@ -109,23 +109,17 @@ class GradDropoutOptimWrapper(OptimWrapper):
         self.lam = check_lam(lam)
         self.seed = torch.initial_seed() if seed is None else int(seed)
         self.num_updates = 0
-        self._model: Optional[nn.Module] = None
         self._acc_task: Optional[List[Tensor]] = None
         self._acc_reg: Optional[List[Tensor]] = None
 
     @contextmanager
     def optim_context(self, model: nn.Module):
-        """Records the model and disables DDP's own gradient all-reduce."""
-        self._model = _unwrap(model)
+        """Disables a distributed model's own gradient all-reduce."""
         with ExitStack() as stack:
             if hasattr(model, 'no_sync'):
                 stack.enter_context(model.no_sync())
             stack.enter_context(super().optim_context(model))
             yield
-
-    def _trainable(self) -> List[Tensor]:
-        return [p for group in self.optimizer.param_groups
-                for p in group['params'] if p.requires_grad]
 
     def _scale_for_backward(self, loss: Tensor) -> Tensor:
         """Hook for loss scaling (the AMP subclass scales here)."""
@@ -143,32 +137,6 @@ class GradDropoutOptimWrapper(OptimWrapper):
         return [torch.zeros_like(p) if g is None else g
                 for p, g in zip(params, grads)]
 
-    def _take_reg_loss(self) -> Optional[Tensor]:
-        if self._model is None:
-            raise RuntimeError(
-                'GradDropoutOptimWrapper.update_params must run inside '
-                'optim_wrapper.optim_context(model), as mmengine\'s '
-                'train_step does.')
-        if not hasattr(self._model, 'pop_regularization_loss'):
-            raise TypeError(
-                f'GradDropoutOptimWrapper needs a model with '
-                f'pop_regularization_loss() and gradient_dropout_parameters() '
-                f'(RMTClassifier); got {type(self._model).__name__}. Use '
-                'OptimWrapper for other models.')
-        reg = self._model.pop_regularization_loss()
-        if reg is None and self.lam > 0:
-            raise RuntimeError(
-                f'Gradient dropout with lam={self.lam} needs the '
-                'regularisation loss: give RMTClassifier a regularizer '
-                "(type='RMTZeroShotDistillation'), or set optim_wrapper.lam=0 "
-                'for plain AMT.')
-        return reg
-
-    def _dropout_mask(self, params: List[Tensor]) -> List[bool]:
-        """Which of ``params`` gradient dropout applies to."""
-        dropped = {id(p) for p in self._model.gradient_dropout_parameters()}
-        return [id(p) in dropped for p in params]
-
     @staticmethod
     def _global_mean(grads: List[Tensor]) -> List[Tensor]:
         world_size = get_world_size()
@@ -179,51 +147,79 @@ class GradDropoutOptimWrapper(OptimWrapper):
         return [chunk.view_as(g) for chunk, g in zip(
             flat.split([g.numel() for g in grads]), grads)]
 
+    def _ordered(self, dropout_params: Sequence[Tensor]) -> List[Tensor]:
+        """The trainable parameters, the dropout parameters first."""
+        dropout_params = list(dropout_params)
+        others = [p for group in self.optimizer.param_groups
+                  for p in group['params'] if p.requires_grad
+                  and all(p is not q for q in dropout_params)]
+        return dropout_params + others
+
     def update_params(self,
                       loss: Tensor,
                       step_kwargs: Optional[Dict] = None,
-                      zero_kwargs: Optional[Dict] = None) -> None:
-        """Accumulates ``g`` and ``r``; on update steps drops and steps."""
-        reg = self._take_reg_loss()
-        params = self._trainable()
+                      zero_kwargs: Optional[Dict] = None,
+                      *,
+                      regularization: Optional[Tensor] = None,
+                      dropout_params: Sequence[Tensor] = ()) -> None:
+        """Accumulates ``g`` and ``r``; on update steps drops and steps.
+
+        Args:
+            loss: The task loss.
+            step_kwargs, zero_kwargs: As in mmengine's ``OptimWrapper``.
+            regularization: The regularisation loss (needed for ``lam >
+                0``).
+            dropout_params: The parameters gradient dropout applies to.
+
+        Raises:
+            ValueError: If ``lam > 0`` without a regularisation loss.
+        """
+        if self.lam > 0 and regularization is None:
+            raise ValueError(
+                f'Gradient dropout with lam={self.lam} needs the '
+                'regularisation loss, which RMTClassifier.train_step hands '
+                'over (under DDP through RMTDistributedDataParallel, the '
+                'model_wrapper_cfg of configs/_base_/default_runtime.py); '
+                'give the classifier a regularizer, or set '
+                'optim_wrapper.lam=0 for plain AMT.')
+        params = self._ordered(dropout_params)
+        dropped = len(dropout_params)
         g_task = self._grads(loss, params, retain_graph=self.lam > 0)
         self._acc_task = g_task if self._acc_task is None else [
             a + g for a, g in zip(self._acc_task, g_task)]
         if self.lam > 0:
-            g_reg = self._grads(reg, self._dropped(params), retain_graph=False)
+            g_reg = self._grads(regularization, params[:dropped],
+                                retain_graph=False)
             self._acc_reg = g_reg if self._acc_reg is None else [
                 a + g for a, g in zip(self._acc_reg, g_reg)]
         self._inner_count += 1
         if self.should_update():
-            self._apply_dropout(params)
+            self._apply_dropout(params, dropped)
             self.step(**(step_kwargs or {}))
             self.zero_grad(**(zero_kwargs or {}))
 
-    def _dropped(self, params: List[Tensor]) -> List[Tensor]:
-        return [p for p, d in zip(params, self._dropout_mask(params)) if d]
-
-    def _apply_dropout(self, params: List[Tensor]) -> None:
+    def _apply_dropout(self, params: List[Tensor], dropped: int) -> None:
+        """Gives ``params`` their final gradients; gradient dropout applies
+        to the first ``dropped`` of them."""
         # One all-reduce for both gradients: global-batch g and r.
         grads = self._global_mean(self._acc_task + (self._acc_reg or []))
         g_task, g_reg = grads[:len(params)], grads[len(params):]
         final = list(g_task)
-        if self.lam > 0:
+        if self.lam > 0 and dropped:
             generator = torch.Generator(device=params[0].device)
             generator.manual_seed(
                 (self.seed * 1_000_003 + self.num_updates) % 2**63)
             # The rule sees true gradients (its 1e-8 is not scale-free);
             # loss scales are powers of two, so rescaling is exact.
             scale = self._loss_scale()
-            indices = [i for i, d in enumerate(self._dropout_mask(params))
-                       if d]
-            for i, r in zip(indices, g_reg):
+            for i, r in enumerate(g_reg):
                 final[i] = gradient_dropout(g_task[i] / scale, r / scale,
                                             self.lam, generator) * scale
-            dropped = sum(int((final[i].abs() < g_task[i].abs()).sum())
-                          for i in indices)
+            changed = sum(int((final[i].abs() < g_task[i].abs()).sum())
+                          for i in range(dropped))
             self.message_hub.update_scalar(
                 'train/grad_dropped',
-                dropped / max(1, sum(g_task[i].numel() for i in indices)))
+                changed / max(1, sum(g.numel() for g in g_task[:dropped])))
         for p, f in zip(params, final):
             p.grad = f
         self._acc_task = self._acc_reg = None

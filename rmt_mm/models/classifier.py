@@ -2,11 +2,12 @@
 (masked) CLIP image encoder, a class head, an optional cache adapter and an
 optional regulariser. R-AMT, CoOp, Tip-Adapter(-F) and their combinations
 differ only in that list (configs/rmt/README.md)."""
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
 from mmengine.model import BaseModel
+from mmengine.optim import OptimWrapper
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 from torch import Tensor, nn
@@ -33,11 +34,12 @@ class RMTClassifier(BaseModel):
     - ``regularizer``: ``RMTZeroShotDistillation`` or ``None``; its
       teacher is this classifier with every mask kept.
 
-    In ``loss`` mode it returns the task loss terms (``loss_ce`` and, with
-    masks, ``loss_sparsity``, which mmengine sums) and logs the regulariser
-    and the sparsity. The differentiable regularisation loss is handed to
-    the optim wrapper by :meth:`pop_regularization_loss`; gradient dropout
-    applies to :meth:`gradient_dropout_parameters` only.
+    :meth:`train_step` owns a training step: one forward pass gives the
+    task loss terms (``loss_ce`` and, with masks, ``loss_sparsity``, which
+    are summed), the regulariser and the sparsity (logged); the task loss,
+    the differentiable regularisation loss and the parameters gradient
+    dropout applies to (:meth:`gradient_dropout_parameters`) go to the optim
+    wrapper explicitly.
 
     Args:
         backbone: Config of the :class:`MaskedCLIP`.
@@ -76,7 +78,6 @@ class RMTClassifier(BaseModel):
                                                  if regularizer else None)
         self.sparsity_weight = sparsity_weight
         self.fixed_classes = classnames is not None
-        self._reg_loss: Optional[Tensor] = None
         if classnames is not None:
             self.set_classes(classnames, templates)
 
@@ -166,6 +167,18 @@ class RMTClassifier(BaseModel):
     def loss(self, inputs: Tensor,
              data_samples: List[DataSample]) -> Dict[str, Tensor]:
         """Task loss terms, plus the regulariser and sparsity for logs."""
+        return self.step_losses(inputs, data_samples)[0]
+
+    def step_losses(self, inputs: Tensor, data_samples: List[DataSample]
+                    ) -> Tuple[Dict[str, Tensor], Optional[Tensor]]:
+        """One forward pass of a training step.
+
+        Returns:
+            The task loss terms (keys with ``loss``, summed by
+            :meth:`parse_losses`) with the regulariser and the sparsity for
+            the log, and the differentiable regularisation loss (``None``
+            without a regulariser).
+        """
         labels = torch.cat([s.gt_label for s in data_samples]).to(inputs.device)
         class_features = self._class_features()
         student = self.logits(inputs, class_features=class_features)
@@ -174,26 +187,52 @@ class RMTClassifier(BaseModel):
         if self.backbone.has_masks:
             losses['loss_sparsity'] = (self.sparsity_weight *
                                        masks.sparsity_loss())
-        self._reg_loss = None
+        regularization = None
         if self.regularizer is not None:
             with torch.no_grad():
                 teacher = self.logits(
                     inputs, masked=False,
                     class_features=class_features.detach())
-            self._reg_loss = self.regularizer(student, teacher)
-            losses[self.regularizer.log_key] = self._reg_loss.detach()
+            regularization = self.regularizer(student, teacher)
+            losses[self.regularizer.log_key] = regularization.detach()
         if self.backbone.has_masks:
             losses['sparsity'] = student.new_tensor(
                 self.backbone.sparsity()['overall'])
-        return losses
+        return losses, regularization
 
-    def pop_regularization_loss(self) -> Optional[Tensor]:
-        """The differentiable regularisation loss of the last ``loss`` call,
-        handed over once (the next call returns ``None``); ``None`` without
-        a regulariser. ``GradDropoutOptimWrapper`` calls this after the
-        forward pass of every training step."""
-        reg, self._reg_loss = self._reg_loss, None
-        return reg
+    def train_step(self, data: Union[dict, tuple, list],
+                   optim_wrapper: OptimWrapper) -> Dict[str, Tensor]:
+        """A whole training step: preprocessing, then :meth:`train_batch`.
+
+        Returns:
+            The logged values.
+        """
+        data = self.data_preprocessor(data, True)
+        return self.train_batch(data['inputs'], data['data_samples'],
+                                optim_wrapper)
+
+    def train_batch(self, inputs: Tensor, data_samples: List[DataSample],
+                    optim_wrapper: OptimWrapper) -> Dict[str, Tensor]:
+        """Forward pass, losses and update of a preprocessed batch.
+
+        An optim wrapper that applies gradient dropout (``takes_
+        regularization``, e.g. ``GradDropoutOptimWrapper``) gets the task
+        loss, the regularisation loss and :meth:`gradient_dropout_parameters`;
+        any other (CoOp, Tip-Adapter-F) gets the task loss alone.
+
+        Returns:
+            The logged values.
+        """
+        with optim_wrapper.optim_context(self):
+            losses, regularization = self.step_losses(inputs, data_samples)
+        task_loss, log_vars = self.parse_losses(losses)
+        if getattr(optim_wrapper, 'takes_regularization', False):
+            optim_wrapper.update_params(
+                task_loss, regularization=regularization,
+                dropout_params=self.gradient_dropout_parameters())
+        else:
+            optim_wrapper.update_params(task_loss)
+        return log_vars
 
     def gradient_dropout_parameters(self) -> List[nn.Parameter]:
         """The parameters gradient dropout applies to: the mask scores.

@@ -14,12 +14,11 @@ import torch.distributed as torch_dist
 import torch.multiprocessing as mp
 from mmengine.config import Config
 from mmengine.dist import all_gather
-from mmengine.model import MMDistributedDataParallel
 from mmpretrain.structures import DataSample
 from rmt_testing import (REPO, TINY_VIT, load_tool, make_image_folder,
                           write_tiny_config)
 
-from rmt_mm.engine.grad_dropout import GradDropoutOptimWrapper
+from rmt_mm.engine import GradDropoutOptimWrapper, RMTDistributedDataParallel
 from rmt_mm.models import RMTClassifier
 from rmt_mm.utils.mask_file import load_mask_file
 
@@ -105,8 +104,8 @@ def _worker(rank: int, port: int, out_file: str) -> None:
     try:
         results = {}
         for name, lam in RUNS.items():
-            # As the Runner wraps models on CPU (rmt_mm.utils.launch).
-            model = MMDistributedDataParallel(
+            # As the Runner wraps models (configs/_base_/default_runtime.py).
+            model = RMTDistributedDataParallel(
                 module=build_model(), device_ids=None, broadcast_buffers=False)
             optim_wrapper = build_optim_wrapper(model, lam)
             for step in range(STEPS):

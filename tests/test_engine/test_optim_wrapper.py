@@ -26,9 +26,8 @@ def scores(model):
 
 
 def step(model, wrapper, images, samples):
-    with wrapper.optim_context(model):
-        losses = model.loss(images, samples)
-        wrapper.update_params(losses['loss_ce'] + losses['loss_sparsity'])
+    """RMTClassifier's step on a preprocessed batch."""
+    model.train_batch(images, samples, wrapper)
 
 
 def wrapper_for(model, **kwargs):
@@ -60,11 +59,11 @@ def expected_update(model, images, samples, seed, update):
     Returns:
         ``(gradients the optimiser must receive, share of entries dropped)``.
     """
-    losses = model.loss(images, samples)
+    losses, regularization = model.step_losses(images, samples)
     params = [s for _, s in model.backbone.masks.items()]
     g = torch.autograd.grad(losses['loss_ce'] + losses['loss_sparsity'],
                             params, retain_graph=True)
-    r = torch.autograd.grad(model.pop_regularization_loss(), params)
+    r = torch.autograd.grad(regularization, params)
     generator = torch.Generator().manual_seed(seed * 1_000_003 + update)
     final = [reference_dropout(gi, ri, torch.rand(gi.shape,
                                                   generator=generator))
@@ -173,7 +172,7 @@ def test_missing_regulariser_is_a_clear_error():
         backbone=dict(type='MaskedCLIP', arch=TINY_VIT),
         classnames=('a', 'b', 'c'), regularizer=None).train()
     wrapper = wrapper_for(model, lam=0.5)
-    with pytest.raises(RuntimeError, match='optim_wrapper.lam=0'):
+    with pytest.raises(ValueError, match='optim_wrapper.lam=0'):
         step(model, wrapper, *batch(2))
     plain = wrapper_for(model, lam=0.0)
     step(model, plain, *batch(2))  # AMT needs no regulariser
@@ -298,18 +297,41 @@ def test_gradients_are_averaged_over_processes(monkeypatch):
         assert torch.allclose(a, b, atol=1e-6)
 
 
-def test_a_wrapped_model_is_unwrapped():
-    # DDP and DataParallel hand the optim wrapper the wrapper; the
-    # regularisation loss lives on the model inside.
+def test_the_models_train_step_hands_both_losses_over():
+    """RMTClassifier.train_step (preprocessing, forward, losses, update)
+    makes the update of an explicit hand-off of both losses."""
+    from mmpretrain.models.utils import ClsDataPreprocessor
+    owned, manual = make_model(), make_model()
+    for model in (owned, manual):
+        torch.manual_seed(4)
+        drop_some_weights(model)
+    images, samples = batch(4)
+    data = dict(inputs=list((images * 255).round().to(torch.uint8)),
+                data_samples=samples)
+    log_vars = owned.train_step(data, wrapper_for(owned, lam=1.0, seed=3))
+    assert set(log_vars) >= {'loss', 'loss_ce', 'reg_distill', 'sparsity'}
+    preprocessed = ClsDataPreprocessor()(data, True)
+    wrapper = wrapper_for(manual, lam=1.0, seed=3)
+    losses, regularization = manual.step_losses(
+        preprocessed['inputs'], preprocessed['data_samples'])
+    wrapper.update_params(losses['loss_ce'] + losses['loss_sparsity'],
+                          regularization=regularization,
+                          dropout_params=manual.gradient_dropout_parameters())
+    # The same kernels on the same inputs in this process: exact.
+    for a, b in zip(scores(owned), scores(manual)):
+        assert torch.equal(a, b)
+
+
+def test_a_plain_optim_wrapper_gets_the_task_loss_alone():
+    from mmengine.optim import OptimWrapper
     model = make_model()
-    drop_some_weights(model)
-    wrapper = wrapper_for(model, lam=1.0)
+    images, samples = batch(2)
+    data = dict(inputs=list((images * 255).round().to(torch.uint8)),
+                data_samples=samples)
     before = scores(model)
-    parallel = torch.nn.DataParallel(model)
-    with wrapper.optim_context(parallel):
-        losses = model.loss(*batch(2))
-        wrapper.update_params(losses['loss_ce'] + losses['loss_sparsity'])
-    # The update moves scores by gradients of order 1e-2, not rounding.
+    model.train_step(data, OptimWrapper(torch.optim.SGD(
+        [s for _, s in model.backbone.masks.items()], lr=1.0)))
+    # Gradients of order 1e-2 move the scores, well above rounding.
     assert not all(torch.equal(a, b) for a, b in zip(scores(model), before))
 
 

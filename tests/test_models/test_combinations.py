@@ -77,10 +77,10 @@ def test_dropout_on_mask_scores_only_plain_gradient_elsewhere():
     assert model.gradient_dropout_parameters() == scores
 
     # Independent: plain autograd, then the rule on the scores only.
-    losses = model.loss(images, samples)
+    losses, regularization = model.step_losses(images, samples)
     task = losses['loss_ce'] + losses['loss_sparsity']
     g_task = torch.autograd.grad(task, scores + [context], retain_graph=True)
-    g_reg = torch.autograd.grad(model.pop_regularization_loss(), scores)
+    g_reg = torch.autograd.grad(regularization, scores)
     generator = torch.Generator().manual_seed(7 * 1_000_003)
     expected_scores = [s.detach() - gradient_dropout(gt, gr, 1.0, generator)
                        for s, gt, gr in zip(scores, g_task, g_reg)]
@@ -92,8 +92,10 @@ def test_dropout_on_mask_scores_only_plain_gradient_elsewhere():
         optimizer=torch.optim.SGD(scores + [context], lr=1.0), lam=1.0,
         seed=7)
     with wrapper.optim_context(model):
-        losses = model.loss(images, samples)
-        wrapper.update_params(losses['loss_ce'] + losses['loss_sparsity'])
+        losses, regularization = model.step_losses(images, samples)
+    wrapper.update_params(losses['loss_ce'] + losses['loss_sparsity'],
+                          regularization=regularization,
+                          dropout_params=model.gradient_dropout_parameters())
     # The same forward/backward kernels on the same inputs and the same
     # dropout draws (equal here); allclose's default rtol=1e-5 (context
     # entries reach ~17) plus atol=1e-7 (scores ~0.1, ulp ~7e-9) only let
@@ -101,7 +103,6 @@ def test_dropout_on_mask_scores_only_plain_gradient_elsewhere():
     for got, want in zip(scores, expected_scores):
         assert torch.allclose(got, want, atol=1e-7)
     assert torch.allclose(context, expected_context, atol=1e-7)
-    assert model.pop_regularization_loss() is None  # taken by the wrapper
 
 
 def test_mask_file_given_to_a_method_without_masks(tmp_path):

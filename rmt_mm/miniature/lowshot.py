@@ -9,6 +9,7 @@ independent folders ``<root>/<variant>/<task>/<shots>shot/seed<S>/`` with a
 stopped. Choose on validation only: the test column is for the report.
 """
 import json
+import math
 import os
 import os.path as osp
 import time
@@ -35,11 +36,51 @@ def _hook(cfg, hook_type: str) -> dict:
     raise KeyError(f'{hook_type} is not among the custom hooks.')
 
 
+#: ``MaskedCLIP``'s defaults, used when the config does not set them.
+DEFAULT_SCORE_INIT = 1e-2
+DEFAULT_THRESHOLD = 5e-3
+
+
+def flip_distance(cfg) -> float:
+    """How far a mask score moves before its entry flips:
+    ``|score_init - threshold|`` of the config's ``MaskedCLIP``."""
+    backbone = cfg.get('model', {}).get('backbone', {})
+    return abs(
+        backbone.get('score_init', DEFAULT_SCORE_INIT) -
+        backbone.get('threshold', DEFAULT_THRESHOLD))
+
+
+def low_shot_epochs(lr: float, updates: int, distance: float,
+                    min_epochs: int, margin: float) -> int:
+    """Fewest epochs, at least ``min_epochs``, after which the learning
+    rates of a per-epoch cosine schedule from ``lr`` to 0 sum to ``margin *
+    distance``.
+
+    Epoch ``e`` of ``E`` runs at ``lr * (1 + cos(pi * e / E)) / 2`` and the
+    cosines of ``e = 0 .. E-1`` add up to 1, so ``updates`` per epoch sum to
+    ``lr * updates * (E + 1) / 2``.
+    """
+    ratio = round(2 * margin * distance / (lr * updates), 9)
+    return max(min_epochs, math.ceil(ratio) - 1)
+
+
+def train_set_size(cfg) -> int:
+    """Images of the training subset: classes x shots when the config states
+    its class count, else counted by building the training set."""
+    dataset = cfg.train_dataloader.dataset
+    num_classes = (cfg.get('data_preprocessor') or {}).get('num_classes') or \
+        cfg.model.get('data_preprocessor', {}).get('num_classes')
+    if num_classes and dataset.get('num_shots', -1) > 0 and \
+            dataset.get('subsample', 'all') == 'all':
+        return num_classes * dataset.num_shots
+    from mmpretrain.registry import DATASETS
+    return len(DATASETS.build(dict(dataset, pipeline=[], lazy_init=False)))
+
+
 def lr_sum_epochs(cfg, margin: float) -> int:
     """Epochs whose learning rates (per-epoch cosine from the config's lr
     to 0) sum to ``margin`` times the distance a score moves to flip."""
     from ..datasets.samplers import updates_per_epoch
-    from ..utils.recipe import flip_distance, low_shot_epochs, train_set_size
     updates = updates_per_epoch(train_set_size(cfg), cfg.global_batch_size)
     return low_shot_epochs(cfg.optim_wrapper.optimizer.lr, updates,
                            flip_distance(cfg), 1, margin)

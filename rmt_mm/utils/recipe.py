@@ -1,13 +1,12 @@
 """One run's recipe from its shots and seed: the few-shot subsets, the
-seed, the data folder, the gradient-dropout lambda and, below 16 shots, a
-schedule long enough for the masks to learn.
+seed, the data folder, the gradient-dropout lambda and, below 16 shots,
+the low-shot recipe (staggered initial mask scores).
 
 ``tools/train.py``, ``tools/test.py`` and ``tools/sweep.py`` apply it with
 ``--shots K --seed S --data-root DIR``.
 """
 import ast
 import logging
-import math
 import os.path as osp
 import tempfile
 from typing import Any, Collection, Dict, List, Optional
@@ -15,25 +14,16 @@ from typing import Any, Collection, Dict, List, Optional
 from mmengine.config import Config
 from mmengine.logging import print_log
 
-from ..datasets.samplers import updates_per_epoch
 from .experiments import DATASET_TYPES, gdr_lambda
 
 #: Shots of the paper's published recipe; fewer shots get the low-shot one.
 RECIPE_SHOTS = 16
 #: The low-shot recipe (docs/method.md section 10, chosen on validation by
-#: the study of docs/lowshot_study.md): learning rates summing to this many
-#: times the distance a mask score must move to flip its entry, ...
-LOW_SHOT_MARGIN = 4.0
-#: ... initial scores staggered by the weights' magnitude ...
+#: the study of docs/lowshot_study.md): the paper's schedule, with initial
+#: mask scores staggered by the weights' magnitude.
 LOW_SHOT_STAGGER = 'magnitude'
-#: ... and the epoch best on validation kept, zero-shot CLIP included.
-LOW_SHOT_SELECTION = 'best_val'
 #: The config entries the low-shot recipe fills.
-LOW_SHOT_KEYS = ('train_cfg.max_epochs', 'model.backbone.score_stagger',
-                 'model_selection')
-#: ``MaskedCLIP``'s defaults, used when the config does not set them.
-DEFAULT_SCORE_INIT = 1e-2
-DEFAULT_THRESHOLD = 5e-3
+LOW_SHOT_KEYS = ('model.backbone.score_stagger', )
 AUTO = 'auto'
 FEWSHOT_LOADERS = ('train_dataloader', 'val_dataloader')
 ALL_LOADERS = FEWSHOT_LOADERS + ('test_dataloader', )
@@ -77,104 +67,47 @@ def set_shots_and_seed(cfg: Config,
             dataset.data_root = osp.join(data_root, folder)
 
 
-def flip_distance(cfg: Config) -> float:
-    """How far a mask score moves before its entry flips:
-    ``|score_init - threshold|`` of the config's ``MaskedCLIP``."""
-    backbone = cfg.get('model', {}).get('backbone', {})
-    return abs(
-        backbone.get('score_init', DEFAULT_SCORE_INIT) -
-        backbone.get('threshold', DEFAULT_THRESHOLD))
-
-
-def low_shot_epochs(lr: float, updates: int, distance: float,
-                    min_epochs: int, margin: float = LOW_SHOT_MARGIN) -> int:
-    """Fewest epochs, at least ``min_epochs``, after which the learning
-    rates of a per-epoch cosine schedule from ``lr`` to 0 sum to ``margin *
-    distance``.
-
-    Epoch ``e`` of ``E`` runs at ``lr * (1 + cos(pi * e / E)) / 2`` and the
-    cosines of ``e = 0 .. E-1`` add up to 1, so ``updates`` per epoch sum to
-    ``lr * updates * (E + 1) / 2``.
-    """
-    ratio = round(2 * margin * distance / (lr * updates), 9)
-    return max(min_epochs, math.ceil(ratio) - 1)
-
-
-def train_set_size(cfg: Config) -> int:
-    """Images of the training subset: classes x shots when the config states
-    its class count, else counted by building the training set."""
-    dataset = cfg.train_dataloader.dataset
-    num_classes = (cfg.get('data_preprocessor') or {}).get('num_classes') or \
-        cfg.model.get('data_preprocessor', {}).get('num_classes')
-    if num_classes and dataset.get('num_shots', -1) > 0 and \
-            dataset.get('subsample', 'all') == 'all':
-        return num_classes * dataset.num_shots
-    from mmpretrain.registry import DATASETS
-    return len(DATASETS.build(dict(dataset, pipeline=[], lazy_init=False)))
-
-
 def low_shot_settings(cfg: Config) -> Dict[str, Any]:
-    """What the low-shot recipe sets for ``cfg`` (dotted keys), or nothing
+    """What the low-shot recipe sets for ``cfg`` (dotted keys): nothing
     from 16 shots, for every image, or for a model without masks.
 
-    The paper publishes only its 16-shot schedule; below it rmt_mm uses
-    the recipe chosen on validation by the low-shot study (docs/method.md
-    section 10): initial scores staggered by ``|W|``
-    (:data:`LOW_SHOT_STAGGER`), the fewest epochs (never fewer than the
-    config's) whose learning rates sum to :data:`LOW_SHOT_MARGIN` times
-    :func:`flip_distance` at the config's lr, global batch and cosine
-    schedule (:func:`low_shot_epochs`), and the epoch best on validation
-    kept, zero-shot CLIP included (:data:`LOW_SHOT_SELECTION`).
+    The paper publishes only its 16-shot schedule. Below it, rmt_mm keeps
+    that schedule and staggers the initial mask scores by ``|W|``
+    (:data:`LOW_SHOT_STAGGER`), the recipe chosen on validation by the
+    low-shot study (docs/method.md section 10).
     """
     shots = cfg.train_dataloader.dataset.get('num_shots', -1)
     backbone = cfg.get('model', {}).get('backbone', {})
     if not 0 < shots < RECIPE_SHOTS or backbone.get('mask_targets',
                                                     'paper') is None:
         return {}
-    global_batch = cfg.get('global_batch_size') or \
-        cfg.train_dataloader.batch_size
-    updates = updates_per_epoch(train_set_size(cfg), global_batch)
-    epochs = low_shot_epochs(cfg.optim_wrapper.optimizer.lr, updates,
-                             flip_distance(cfg), cfg.train_cfg.max_epochs)
-    return dict(zip(LOW_SHOT_KEYS, (epochs, LOW_SHOT_STAGGER,
-                                    LOW_SHOT_SELECTION)))
+    return dict(zip(LOW_SHOT_KEYS, (LOW_SHOT_STAGGER, )))
 
 
 def apply_low_shot_recipe(cfg: Config,
                           explicit: Collection[str] = ()) -> None:
     """Applies :func:`low_shot_settings` to ``cfg``, except for the keys in
     ``explicit`` (set by the user's config or ``--cfg-options``): those are
-    kept and the log line names both values. Validation moves to the last
-    epoch (the model selection hook validates every epoch where it is
-    cheap)."""
+    kept, and a warning names both values."""
     settings = low_shot_settings(cfg)
     if not settings:
         return
     shots = cfg.train_dataloader.dataset.num_shots
     for key, value in settings.items():
         current = _lookup(cfg, key)
-        if key in explicit:
-            if current != value:
-                print_log(
-                    f'Low-shot recipe ({shots} shots): keeping {key}='
-                    f'{current!r} from your config (the recipe would set '
-                    f'{value!r}).', logger='current', level=logging.WARNING)
-            continue
-        cfg.merge_from_dict({key: value})
-    epochs = cfg.train_cfg.max_epochs
-    if cfg.train_cfg.get('val_interval'):
-        cfg.train_cfg.val_interval = epochs
-    global_batch = cfg.get('global_batch_size') or \
-        cfg.train_dataloader.batch_size
-    updates = updates_per_epoch(train_set_size(cfg), global_batch)
-    lr = cfg.optim_wrapper.optimizer.lr
+        if key not in explicit:
+            cfg.merge_from_dict({key: value})
+        elif current != value:
+            print_log(
+                f'Low-shot recipe ({shots} shots): keeping {key}='
+                f'{current!r} from your config (the recipe would set '
+                f'{value!r}).', logger='current', level=logging.WARNING)
     print_log(
-        f'Low-shot recipe ({shots} shots): {updates} update(s) per epoch '
-        f'at lr {lr:g} -> {epochs} epochs, learning rates summing to '
-        f'{lr * updates * (epochs + 1) / 2:.2e}; initial scores staggered by '
-        f'{_lookup(cfg, "model.backbone.score_stagger")}, model selection '
-        f'{cfg.get("model_selection", "last")!r} (docs/method.md section '
-        '10).', logger='current')
+        f'Low-shot recipe ({shots} shots): initial mask scores staggered by '
+        f'{_lookup(cfg, "model.backbone.score_stagger")!r}, the schedule '
+        f'kept ({cfg.train_cfg.max_epochs} epochs at lr '
+        f'{cfg.optim_wrapper.optimizer.lr:g}; docs/method.md section 10).',
+        logger='current')
 
 
 _MISSING = object()

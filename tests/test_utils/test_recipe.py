@@ -14,11 +14,8 @@ from rmt_mm.engine.hooks import learning_budget_hook
 from rmt_mm.engine.hooks.learning_budget_hook import (RMTLearningBudgetHook,
                                                       scheduled_lr_sum)
 from rmt_mm.utils.launch import check_train_config
-from rmt_mm.utils.recipe import (LOW_SHOT_MARGIN, LOW_SHOT_SELECTION,
-                                 LOW_SHOT_STAGGER, apply_low_shot_recipe,
-                                 explicit_keys, flip_distance,
-                                 low_shot_epochs, resolve_lam,
-                                 set_shots_and_seed, train_set_size)
+from rmt_mm.utils.recipe import (apply_low_shot_recipe, explicit_keys,
+                                 resolve_lam, set_shots_and_seed)
 
 DTD = f'{REPO}/configs/rmt/rmt_vitb16_dtd_16shot.py'
 COSINE = [dict(type='CosineAnnealingLR', by_epoch=True, eta_min=0.)]
@@ -102,37 +99,17 @@ def test_only_num_shots_changed_no_longer_keeps_the_16_shot_lambda():
         .optim_wrapper.lam == 0.2
 
 
-def recipe_epochs(lr, updates, min_epochs=30):
-    """Independent: the fewest epochs, at least ``min_epochs``, whose
-    cosine learning rates sum to LOW_SHOT_MARGIN flip distances (5e-3)."""
-    return next(e for e in range(min_epochs, 100_000)
-                if cosine_sum(lr, e, updates) >=
-                LOW_SHOT_MARGIN * 5e-3 - 1e-12)
-
-
-def test_low_shot_epochs_reach_the_margin_and_no_more():
-    # DTD 1 shot: 47 images, 1 update per epoch at lr 8e-5.
-    epochs = low_shot_epochs(8e-5, 1, 5e-3, 30, LOW_SHOT_MARGIN)
-    assert epochs == recipe_epochs(8e-5, 1) > 30
-    # A run that already reaches it keeps its epochs.
-    assert low_shot_epochs(8e-5, 10**4, 5e-3, 30, LOW_SHOT_MARGIN) == 30
-
-
 @pytest.mark.parametrize('shots', [1, 2, 4, 8, 16])
 def test_shots_switch_picks_the_low_shot_recipe(shots):
-    # DTD: 47 classes x K shots, global batch 32: 1, 2, 5, 11 and 23 updates
-    # per epoch.
     cfg = train_cfg('--shots', str(shots))
-    updates = max(1, 47 * shots // 32)
+    # The paper's schedule at every shot count.
+    assert cfg.train_cfg.max_epochs == cfg.train_cfg.val_interval == 30
+    assert cfg.optim_wrapper.optimizer.lr == 8e-5
+    assert cfg.get('model_selection', 'last') == 'last'
     if shots == 16:  # the paper's recipe
-        assert cfg.train_cfg.max_epochs == 30
         assert 'score_stagger' not in cfg.model.backbone
-        assert cfg.get('model_selection', 'last') == 'last'
-        return
-    epochs = recipe_epochs(8e-5, updates)
-    assert cfg.train_cfg.max_epochs == cfg.train_cfg.val_interval == epochs
-    assert cfg.model.backbone.score_stagger == LOW_SHOT_STAGGER
-    assert cfg.model_selection == LOW_SHOT_SELECTION
+    else:
+        assert cfg.model.backbone.score_stagger == 'magnitude'
 
 
 def write_config(path, base, text):
@@ -143,25 +120,31 @@ def write_config(path, base, text):
 def test_the_recipe_keeps_what_the_users_config_sets(tmp_path, capsys):
     from mmengine.logging import MMLogger
     MMLogger.get_instance('recipe_keeps', log_level='INFO')
-    # Three levels: the user's leaf -> the user's base (sets the epochs) ->
-    # our DTD config.
-    middle = write_config(tmp_path / 'mine.py', DTD,
-                          'train_cfg = dict(max_epochs=4)\n')
+    # Three levels: the user's leaf -> the user's base (sets the scores'
+    # start) -> our DTD config.
+    middle = write_config(
+        tmp_path / 'mine.py', DTD,
+        "model = dict(backbone=dict(score_stagger='uniform'))\n")
     leaf = write_config(tmp_path / 'leaf.py', middle,
-                        "model_selection = 'last'\n")
+                        'train_cfg = dict(max_epochs=4)\n')
     cfg = train_cfg('--shots', '4', config=leaf)
     assert cfg.train_cfg.max_epochs == 4
-    assert cfg.model_selection == 'last'
-    assert cfg.model.backbone.score_stagger == LOW_SHOT_STAGGER
+    assert cfg.model.backbone.score_stagger == 'uniform'
     out = capsys.readouterr().out
-    expected = recipe_epochs(8e-5, 5)
-    assert ('Low-shot recipe (4 shots): keeping train_cfg.max_epochs=4 from '
-            f'your config (the recipe would set {expected}).') in out
-    assert ("keeping model_selection='last' from your config (the recipe "
-            f"would set {LOW_SHOT_SELECTION!r})") in out
+    assert ("Low-shot recipe (4 shots): keeping model.backbone.score_stagger="
+            "'uniform' from your config (the recipe would set 'magnitude').")\
+        in out
     # --cfg-options count as set by the user too.
-    cfg = train_cfg('--shots', '1', '--cfg-options', 'train_cfg.max_epochs=7')
-    assert cfg.train_cfg.max_epochs == 7
+    cfg = train_cfg('--shots', '1', '--cfg-options',
+                    'model.backbone.score_stagger=uniform')
+    assert cfg.model.backbone.score_stagger == 'uniform'
+    assert 'keeping model.backbone.score_stagger' in capsys.readouterr().out
+    # A key the user set to the recipe's own value is simply kept, quietly.
+    same = write_config(
+        tmp_path / 'same.py', DTD,
+        "model = dict(backbone=dict(score_stagger='magnitude'))\n")
+    train_cfg('--shots', '2', config=same)
+    assert 'keeping' not in capsys.readouterr().out
 
 
 def test_explicit_keys_follow_the_chain_outside_the_shared_bases(tmp_path):
@@ -183,7 +166,6 @@ def test_no_recipe_for_methods_without_masks():
     cfg = train_cfg('--shots', '1',
                     config=f'{REPO}/configs/coop/coop_vitb16_dtd_16shot.py')
     assert 'score_stagger' not in cfg.model.backbone
-    assert cfg.get('model_selection', 'last') == 'last'
 
 
 def test_lr_sum_follows_the_real_schedule():
@@ -200,8 +182,9 @@ def test_lr_sum_follows_the_real_schedule():
     assert (total, updates) == (5.0, 5)
 
 
-def fake_runner(tmp_path, lr, epochs, iters):
-    backbone = SimpleNamespace(score_init=1e-2, threshold=5e-3)
+def fake_runner(tmp_path, lr, epochs, iters, score_stagger=None):
+    backbone = SimpleNamespace(score_init=1e-2, threshold=5e-3,
+                               score_stagger=score_stagger)
     group = dict(lr=lr, initial_lr=lr)
     return SimpleNamespace(
         model=SimpleNamespace(backbone=backbone),
@@ -241,62 +224,26 @@ def test_no_warning_on_the_low_shot_recipe(tmp_path, monkeypatch):
     assert level is None and 'Learning budget' in line
 
 
+def test_staggered_scores_report_the_share_within_reach(tmp_path,
+                                                        monkeypatch):
+    # DTD 1 shot on the paper's schedule: 30 updates summing to ~1.24e-3,
+    # about 12 % of the 1e-2 over which the scores are spread.
+    (level, line), = run_hook(tmp_path, monkeypatch, lr=8e-5, epochs=30,
+                              iters=1, score_stagger='magnitude')
+    assert level is None
+    assert line == ('Learning budget: 30 updates, learning rates summing to '
+                    '1.24e-03; with initial scores staggered over 1.0e-02 '
+                    'above the threshold, about 12% of the entries start '
+                    'within reach of it.')
+    record = json.load(open(tmp_path / 'run_recipe.json'))
+    assert record['score_stagger'] == 'magnitude'
+
+
 def test_lambda_auto_outside_the_tools_is_a_clear_error():
     from rmt_mm.engine.grad_dropout import GradDropoutOptimWrapper
     optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1)
     with pytest.raises(ValueError, match="'auto' is resolved"):
         GradDropoutOptimWrapper(optimizer=optimizer, lam='auto')
-
-
-def test_flip_distance_reads_the_backbones_init_and_threshold():
-    backbone = dict(type='MaskedCLIP', score_init=0.02, threshold=0.004)
-    assert flip_distance(Config(dict(model=dict(backbone=backbone)))) == \
-        pytest.approx(0.016)
-    # MaskedCLIP's defaults (the paper's 1e-2 and 5e-3) where not set.
-    for cfg in (dict(), dict(model=dict(type='RMTClassifier')),
-                dict(model=dict(backbone=dict(type='MaskedCLIP')))):
-        assert flip_distance(Config(cfg)) == pytest.approx(5e-3)
-
-
-@pytest.mark.parametrize('lr,updates,distance,min_epochs',
-                         [(1e-3, 1, 1.6e-3, 1), (1e-3, 3, 5e-3, 1),
-                          (8e-5, 5, 5e-3, 2), (2e-4, 2, 7.3e-3, 40)])
-def test_low_shot_epochs_are_the_fewest_that_reach_the_margin(
-        lr, updates, distance, min_epochs):
-    margin = LOW_SHOT_MARGIN * distance
-    expected = next(e for e in range(min_epochs, 10_000)
-                    if cosine_sum(lr, e, updates) >= margin - 1e-12)
-    assert low_shot_epochs(lr, updates, distance, min_epochs) == expected
-
-
-def test_train_set_size_from_classes_and_shots_or_by_counting(monkeypatch):
-    import mmpretrain.registry
-    built = []
-    monkeypatch.setattr(mmpretrain.registry.DATASETS, 'build',
-                        lambda cfg: built.append(cfg) or list(range(7)))
-
-    def size(dataset, top=None, model=None):
-        return train_set_size(Config(dict(
-            data_preprocessor=top, model=model or dict(),
-            train_dataloader=dict(dataset=dataset))))
-
-    four_shots = dict(type='FewShotDTD', num_shots=4)
-    assert size(four_shots, top=dict(num_classes=10)) == 40
-    assert size(four_shots, model=dict(
-        data_preprocessor=dict(num_classes=10))) == 40
-    assert not built
-    # Counted when the config cannot tell: no class count, every image, a
-    # class subset, or no shots given.
-    assert size(four_shots) == 7
-    assert size(dict(type='FewShotDTD', num_shots=-1),
-                top=dict(num_classes=10)) == 7
-    assert size(dict(four_shots, subsample='base'),
-                top=dict(num_classes=10)) == 7
-    assert size(dict(type='FewShotDTD'), top=dict(num_classes=10)) == 7
-    assert size(dict(type='FewShotDTD', num_shots=0),
-                top=dict(num_classes=10)) == 7
-    assert len(built) == 5
-    assert built[0] == dict(four_shots, pipeline=[], lazy_init=False)
 
 
 def test_seed_switch_keeps_the_other_randomness_settings():
@@ -349,24 +296,15 @@ def low_shot_cfg(**dataset) -> Config:
             type='FewShotDTD', **dataset))))
 
 
-def test_low_shot_recipe_counts_global_batches_and_logs_its_sum(monkeypatch):
+def test_low_shot_recipe_logs_what_it_sets(monkeypatch):
     cfg = low_shot_cfg(num_shots=1)
     lines = logged_lines(monkeypatch, apply_low_shot_recipe, cfg)
-    # 47 images make one update of 32.
-    epochs = recipe_epochs(8e-5, 1)
-    assert (cfg.train_cfg.max_epochs, cfg.train_cfg.val_interval) == (
-        epochs, epochs)
+    assert cfg.model.backbone.score_stagger == 'magnitude'
+    assert (cfg.train_cfg.max_epochs, cfg.train_cfg.val_interval) == (30, 1)
     assert lines == [(
-        f'Low-shot recipe (1 shots): 1 update(s) per epoch at lr 8e-05 -> '
-        f'{epochs} epochs, learning rates summing to '
-        f'{8e-5 * (epochs + 1) / 2:.2e}; initial scores staggered by '
-        f"{LOW_SHOT_STAGGER}, model selection '{LOW_SHOT_SELECTION}' "
-        '(docs/method.md section 10).', 'current')]
-    cfg = low_shot_cfg(num_shots=2)
-    del cfg.train_cfg.val_interval
-    logged_lines(monkeypatch, apply_low_shot_recipe, cfg)
-    assert cfg.train_cfg.max_epochs == recipe_epochs(8e-5, 2)
-    assert 'val_interval' not in cfg.train_cfg
+        "Low-shot recipe (1 shots): initial mask scores staggered by "
+        "'magnitude', the schedule kept (30 epochs at lr 8e-05; "
+        'docs/method.md section 10).', 'current')]
 
 
 @pytest.mark.parametrize('dataset', [dict(), dict(num_shots=16),

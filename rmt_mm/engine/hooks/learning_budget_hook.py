@@ -82,7 +82,10 @@ class RMTLearningBudgetHook(Hook):
     With Adam a score moves by about the learning rate per update at most,
     so an entry flips only if the sum of the learning rates of all updates
     reaches ``|score_init - threshold|``. Otherwise the trained model is the
-    pre-trained one. The hook also writes the run's shots, seed, lambda and
+    pre-trained one. With staggered initial scores (``score_stagger``,
+    spread over ``(threshold, 2 * score_init - threshold]``) the entries
+    that start within that sum of the threshold can flip, and the hook says
+    which share that is. It also writes the run's shots, seed, lambda and
     these figures to ``work_dir/run_recipe.json``.
     """
 
@@ -111,19 +114,27 @@ class RMTLearningBudgetHook(Hook):
             updates=updates,
             lr=lr,
             lr_sum=lr_sum,
-            flip_distance=distance)
+            flip_distance=distance,
+            score_stagger=getattr(backbone, 'score_stagger', None))
         if is_main_process():
             mmengine.dump(record, osp.join(runner.work_dir, RECIPE_FILE),
                           indent=1)
-        if lr_sum < distance:
+        if getattr(backbone, 'score_stagger', None):
+            share = min(1.0, lr_sum / (2 * distance))
+            print_log(
+                f'Learning budget: {updates} updates, learning rates summing '
+                f'to {lr_sum:.2e}; with initial scores staggered over '
+                f'{2 * distance:.1e} above the threshold, about {share:.0%} '
+                'of the entries start within reach of it.', logger='current')
+        elif lr_sum < distance:
             print_log(
                 f'No mask entry can change in this run: its {updates} '
                 f'updates ({runner.max_epochs} epochs) have learning rates '
                 f'summing to {lr_sum:.2e}, but a score must move '
                 f'{distance:.1e} (score_init - threshold) to flip, so the '
                 'result is the pre-trained CLIP. Train with --shots K (the '
-                'low-shot recipe) or raise train_cfg.max_epochs or '
-                'optim_wrapper.optimizer.lr.',
+                'low-shot recipe staggers the initial scores) or raise '
+                'train_cfg.max_epochs or optim_wrapper.optimizer.lr.',
                 logger='current',
                 level=logging.WARNING)
         else:

@@ -24,7 +24,7 @@ demo-methods: $(STAMP)
 
 # The web page on the demo model (run `make demo` first).
 app: $(STAMP)
-	$(PY) tools/app.py configs/miniature/rmt_mini_compositions_16shot.py \
+	$(PY) tools/app.py projects/miniature/configs/rmt_mini_compositions_16shot.py \
 	    compositions=demo_output/work/miniature/masks_final.pth \
 	    --examples demo_output/data/compositions/test \
 	    --cfg-options test_dataloader.dataset.data_root=demo_output/data/compositions

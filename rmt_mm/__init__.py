@@ -6,8 +6,13 @@ import warnings
 # detection op rmt_mm never uses) is missing.
 warnings.filterwarnings(
     'ignore', message='Fail to import ``MultiScaleDeformableAttention``')
-from .utils import compat  # noqa: F401  (applies version shims once)
+from . import patches
 from . import datasets, engine, models  # noqa: F401  (registers components)
 from .version import __version__
+
+# Explicitly, once: every Runner built from rmt_mm's configs reaches rmt_mm
+# through custom_imports, and needs safe checkpoint loading and atomic
+# writes (rmt_mm/patches.py says why).
+patches.apply()
 
 __all__ = ['__version__']

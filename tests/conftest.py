@@ -63,7 +63,7 @@ def run_tiny(tiny_world, tmp_path_factory):
     from mmengine.config import Config
     from mmengine.runner import Runner
 
-    from rmt_mm.utils.launch import (apply_auto_scale_lr,
+    from rmt_mm.runs.launch import (apply_auto_scale_lr,
                                      apply_global_batch_size,
                                      check_train_config)
     runs = {}

@@ -135,7 +135,7 @@ def run_tool(name: str, *argv: str, cwd: Optional[str] = None
     from mmengine.logging import MessageHub, MMLogger
     from mmengine.visualization import Visualizer
 
-    from rmt_mm.utils import refuse_bad_files
+    from rmt_mm.runs import refuse_bad_files
     tool = load_tool(name)
     for kind in (MMLogger, MessageHub, Visualizer):
         kind._instance_dict.clear()

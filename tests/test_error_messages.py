@@ -19,8 +19,8 @@ from rmt_mm.engine import GradDropoutOptimWrapper, gradient_dropout
 from rmt_mm.models import RMTClassifier
 from rmt_mm.models.masked_clip import _pad_names
 from rmt_mm.models.masks import MaskScores
-from rmt_mm.utils import FileRefusedError, checkpoint_kind
-from rmt_mm.utils.recipe import set_shots_and_seed
+from rmt_mm.fileio import FileRefusedError, checkpoint_kind
+from rmt_mm.runs.recipe import set_shots_and_seed
 
 
 def message_of(error: type, fn, *args, **kwargs) -> str:
@@ -39,7 +39,7 @@ def test_gradient_dropout_lambda():
     g = torch.ones(2)
     assert message_of(ValueError, gradient_dropout, g, g, 'auto') == (
         "Gradient dropout lambda 'auto' is resolved from the dataset and "
-        'shots by tools/train.py (rmt_mm.utils.recipe.resolve_lam); resolve '
+        'shots by tools/train.py (rmt_mm.runs.recipe.resolve_lam); resolve '
         'it before building the Runner, or give a number.')
     assert message_of(ValueError, gradient_dropout, g, g, 1.5) == (
         'Gradient dropout lambda must be a number in [0, 1], got 1.5. Use 0 '
@@ -116,8 +116,8 @@ def test_mask_files_that_do_not_fit(tmp_path, monkeypatch):
     from rmt_testing import save_random_weights
 
     from rmt_mm.models import MaskedCLIP
-    from rmt_mm.utils import load_mask_file
-    from rmt_mm.utils.mask_file import READABLE_VERSIONS
+    from rmt_mm.fileio import load_mask_file
+    from rmt_mm.fileio.mask_file import READABLE_VERSIONS
     weights = save_random_weights(TINY_VIT, str(tmp_path / 'clip.pt'))
     model = MaskedCLIP(arch=TINY_VIT, pretrained=weights)
     path = str(tmp_path / 'masks.pth')
@@ -176,7 +176,7 @@ def test_mask_files_that_do_not_fit(tmp_path, monkeypatch):
 
 def test_damaged_mask_files(tmp_path):
     from rmt_mm.models import MaskedCLIP
-    from rmt_mm.utils import load_mask_file
+    from rmt_mm.fileio import load_mask_file
     path = str(tmp_path / 'masks.pth')
     MaskedCLIP(arch=TINY_VIT).save_masks(path)
     payload = torch.load(path, weights_only=True)
@@ -212,7 +212,7 @@ def test_coop_split_files(tmp_path):
 def test_files_refused_by_safe_loading(tmp_path):
     import argparse
 
-    from rmt_mm.utils import content_checksum, safe_load
+    from rmt_mm.fileio import content_checksum, safe_load
     path = str(tmp_path / 'file.pth')
     assert message_of(FileNotFoundError, safe_load, path) == (
         f'{path!r} does not exist.')

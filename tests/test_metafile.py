@@ -7,7 +7,7 @@ import pytest
 import yaml
 from mmengine.config import Config
 
-from rmt_mm.utils.experiments import PAPER_DATASETS, REPORTED
+from rmt_mm.runs.experiments import PAPER_DATASETS, REPORTED
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 METAFILE = 'configs/rmt/metafile.yml'
@@ -81,7 +81,7 @@ OTHER_METAFILES = ('configs/zero_shot/metafile.yml', 'configs/coop/metafile.yml'
 
 
 def test_every_method_config_is_listed_with_its_reported_number():
-    from rmt_mm.utils.experiments import METHODS, REPORTED_METHODS
+    from rmt_mm.runs.experiments import METHODS, REPORTED_METHODS
     imports = load('model-index.yml')['Import']
     assert set(OTHER_METAFILES) <= set(imports)
     listed = {m['Config']: m for path in OTHER_METAFILES
@@ -107,7 +107,7 @@ def test_every_method_config_is_listed_with_its_reported_number():
 
 
 def test_reported_method_averages_match_their_rows():
-    from rmt_mm.utils.experiments import (REPORTED_METHODS,
+    from rmt_mm.runs.experiments import (REPORTED_METHODS,
                                           REPORTED_METHODS_AVERAGE)
     # The paper prints averages to 2 decimals: abs=0.01 is that rounding
     # (Python float64 sums add ~1e-14).

@@ -19,8 +19,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import rmt_mm  # noqa: F401  (registers components, applies shims)
 from rmt_mm.apis import ImageInputError, RMTTaskServer, top_classes
 from rmt_mm.apis.inputs import ImageInput
-from rmt_mm.utils import refuse_bad_files
-from rmt_mm.utils.user_config import CfgOptionsAction
+from rmt_mm.runs import refuse_bad_files
+from rmt_mm.runs.user_config import CfgOptionsAction
 
 # The page works offline: no usage statistics sent.
 os.environ.setdefault('GRADIO_ANALYTICS_ENABLED', 'False')

@@ -68,7 +68,7 @@ from rmt_mm.apis import RMTTaskServer
 from rmt_mm.engine import AmpGradDropoutOptimWrapper, GradDropoutOptimWrapper
 from rmt_mm.models import MaskedCLIP, RMTClassifier, build_open_clip
 from rmt_mm.models.classifier import DISTILLATION
-from rmt_mm.utils.experiments import METHODS
+from rmt_mm.runs.experiments import METHODS
 
 CLASSNAMES = ('airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog',
               'horse', 'ship', 'truck')

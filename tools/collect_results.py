@@ -37,8 +37,8 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from rmt_mm.utils import refuse_bad_files
-from rmt_mm.utils.experiments import (BASE_TO_NEW_DIR, IMAGENET_VARIANTS,
+from rmt_mm.runs import refuse_bad_files
+from rmt_mm.runs.experiments import (BASE_TO_NEW_DIR, IMAGENET_VARIANTS,
                                       METHODS, PAPER_DATASETS, REPORTED,
                                       REPORTED_AVERAGE, REPORTED_METHODS,
                                       REPORTED_METHODS_AVERAGE,

@@ -1,7 +1,7 @@
 """The embedded demo behind `make demo`: the whole R-AMT job offline.
 
 Two worlds. ``miniature`` (default): the miniature CLIP pre-trained on
-rendered scenes (rmt_mm/miniature, weights shipped in the repository) on
+rendered scenes (projects/miniature, weights shipped in the repository) on
 its ``compositions`` task, 36 classes "<colour> <shape>" in a style
 pre-training never saw. ``digits``: scikit-learn's handwritten digits and a
 tiny CLIP with random weights (zero-shot is chance; every gain comes from
@@ -33,11 +33,12 @@ import numpy as np
 from mmengine.config import Config
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, osp.join(REPO, 'projects', 'miniature'))
 # Each world's dataset name and config template (tools/sweep.py's
 # --config-template).
 DATASETS = {'miniature': 'compositions', 'digits': 'digits'}
 TEMPLATES = {
-    'miniature': osp.join('configs', 'miniature',
+    'miniature': osp.join('projects', 'miniature', 'configs',
                           '{method}_mini_{dataset}_16shot.py'),
     'digits': osp.join('configs', 'demo', '{method}_tiny_{dataset}.py'),
 }
@@ -151,7 +152,7 @@ def prepare(world: str,
         The dataset folder and the CLIP weight file.
     """
     if world == 'miniature':
-        from rmt_mm.miniature.tasks import write_task
+        from rmt_miniature.tasks import write_task
         print(f'==> miniature task {DATASETS[world]!r} under {out}/data',
               flush=True)
         data = write_task(osp.join(out, 'data'), DATASETS[world])
@@ -215,7 +216,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     run('per-layer sparsity plot', logs, 'tools/visualize.py', 'masks',
         masks, '--out', plot)
 
-    from rmt_mm.utils import load_mask_file
+    from rmt_mm.fileio import load_mask_file
     _, meta = load_mask_file(masks)
     summary = summarize(
         args.world, data, json.load(open(zero_shot)), json.load(open(tuned)),

@@ -13,8 +13,8 @@ from mmengine.runner import set_random_seed
 from mmpretrain.registry import MODELS
 
 import rmt_mm  # noqa: F401  (registers components, applies shims)
-from rmt_mm.utils import refuse_bad_files
-from rmt_mm.utils.user_config import CfgOptionsAction, read_config
+from rmt_mm.runs import refuse_bad_files
+from rmt_mm.runs.user_config import CfgOptionsAction, read_config
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -20,8 +20,8 @@ from typing import List, Optional, Sequence
 
 import rmt_mm  # noqa: F401  (registers components, applies shims)
 from rmt_mm.apis import RMTInferencer, top_classes
-from rmt_mm.utils import refuse_bad_files
-from rmt_mm.utils.user_config import CfgOptionsAction
+from rmt_mm.runs import refuse_bad_files
+from rmt_mm.runs.user_config import CfgOptionsAction
 
 #: Endings of the files ``torch.save`` writes; images never have them.
 TORCH_EXTENSIONS = ('.pth', '.pt', '.ckpt', '.bin', '.pkl', '.tar')

@@ -52,14 +52,14 @@ from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from rmt_mm.engine.hooks.mask_file_hook import FINAL_MASK_FILE
-from rmt_mm.utils import refuse_bad_files
-from rmt_mm.utils.experiments import (IMAGENET_VARIANTS, METHODS,
+from rmt_mm.runs import refuse_bad_files
+from rmt_mm.runs.experiments import (IMAGENET_VARIANTS, METHODS,
                                       PAPER_DATASETS, SEEDS, SHOTS, Method,
                                       method_root, metrics_path,
                                       read_metrics, run_dir, zero_shot_dir)
-from rmt_mm.utils.side_files import read_json, write_json
-from rmt_mm.utils.user_config import read_config
-from rmt_mm.utils.work_dir import list_checkpoints
+from rmt_mm.fileio.side_files import read_json, write_json
+from rmt_mm.runs.user_config import read_config
+from rmt_mm.runs.work_dir import list_checkpoints
 
 TOOLS_DIR = osp.dirname(osp.abspath(__file__))
 VARIANT_CONFIG = osp.join(

@@ -8,10 +8,11 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 import rmt_mm  # noqa: F401  (registers components, applies shims)
-from rmt_mm.utils import checkpoint_kind, refuse_bad_files
-from rmt_mm.utils.launch import (add_common_args, apply_common_args,
+from rmt_mm.fileio import checkpoint_kind
+from rmt_mm.runs import refuse_bad_files
+from rmt_mm.runs.launch import (add_common_args, apply_common_args,
                                  close_distributed, init_cpu_distributed)
-from rmt_mm.utils.user_config import read_config
+from rmt_mm.runs.user_config import read_config
 
 TEST_SUBDIR = 'test'
 

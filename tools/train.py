@@ -6,8 +6,8 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 import rmt_mm  # noqa: F401  (registers components, applies shims)
-from rmt_mm.utils import refuse_bad_files
-from rmt_mm.utils.launch import (add_common_args, add_selection_args,
+from rmt_mm.runs import refuse_bad_files
+from rmt_mm.runs.launch import (add_common_args, add_selection_args,
                                  apply_auto_scale_lr, apply_common_args,
                                  apply_global_batch_size,
                                  apply_selection_args, check_batch_options,
@@ -15,10 +15,10 @@ from rmt_mm.utils.launch import (add_common_args, add_selection_args,
                                  close_distributed, enable_amp,
                                  init_cpu_distributed, launched_world_size,
                                  warn_if_batch_exceeds_dataset)
-from rmt_mm.utils.recipe import (LOW_SHOT_KEYS, apply_low_shot_recipe,
+from rmt_mm.runs.recipe import (LOW_SHOT_KEYS, apply_low_shot_recipe,
                                  explicit_keys)
-from rmt_mm.utils.user_config import read_config
-from rmt_mm.utils.work_dir import prepare_training_work_dir
+from rmt_mm.runs.user_config import read_config
+from rmt_mm.runs.work_dir import prepare_training_work_dir
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:

@@ -23,8 +23,9 @@ from typing import Dict, List, Optional
 import numpy as np
 from torch import Tensor
 
-from rmt_mm.utils import FileRefusedError, load_mask_file, refuse_bad_files
-from rmt_mm.utils.side_files import read_json
+from rmt_mm.fileio import FileRefusedError, load_mask_file
+from rmt_mm.runs import refuse_bad_files
+from rmt_mm.fileio.side_files import read_json
 
 #: ``visual.transformer.resblocks.<i>.<kind>`` (ViT) or
 #: ``visual.layer<j>.<i>.<kind>`` (ResNet) weights and groups.
@@ -75,7 +76,7 @@ def sparsity_grid(masks: Dict[str, Tensor]) -> SparsityGrid:
 
     Args:
         masks: ``{weight name: boolean keep-mask}`` as returned by
-            :func:`rmt_mm.utils.load_mask_file`.
+            :func:`rmt_mm.fileio.load_mask_file`.
     """
     cells, rows, columns = {}, [], []
     dropped = total = 0

@@ -5,7 +5,7 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmpretrain.registry import DATASETS
 
-from ..engine.hooks.class_prompt_hook import DEFAULT_TEMPLATES
+from ..datasets.templates import PHOTO
 
 Classes = Tuple[Tuple[str, ...], Tuple[str, ...]]
 
@@ -36,7 +36,7 @@ def config_classes(cfg: Config) -> Classes:
     model = cfg.model
     if model.get('classnames'):
         return (check_classnames(model.classnames),
-                tuple(model.get('templates', DEFAULT_TEMPLATES)))
+                tuple(model.get('templates', PHOTO)))
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
     try:
         dataset = DATASETS.build(cfg.test_dataloader.dataset)
@@ -51,7 +51,7 @@ def config_classes(cfg: Config) -> Classes:
         raise ValueError('The config\'s test dataset has no class names; '
                          'give them explicitly (classnames=[...]).')
     return (check_classnames(classes),
-            tuple(dataset.metainfo.get('templates', DEFAULT_TEMPLATES)))
+            tuple(dataset.metainfo.get('templates', PHOTO)))
 
 
 def resolve_classes(cfg: Config,
@@ -74,4 +74,4 @@ def resolve_classes(cfg: Config,
             f'Class names must differ, but {repeated} appear more than once '
             f'in {list(names)!r}: classes of one name get the same text '
             'feature and cannot be told apart.')
-    return names, tuple(templates or DEFAULT_TEMPLATES)
+    return names, tuple(templates or PHOTO)

@@ -6,7 +6,7 @@ from typing import Dict, Optional
 from torch import Tensor
 
 from ..models import MaskedCLIP
-from ..utils.mask_file import load_mask_file
+from ..fileio.mask_file import load_mask_file
 
 
 def same_source(recorded: Optional[str], loaded: Optional[str]) -> bool:

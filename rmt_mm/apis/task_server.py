@@ -31,7 +31,7 @@ from mmpretrain.registry import MODELS
 from torch import Tensor
 
 from ..models import MaskedCLIP, class_text_features
-from ..utils.mask_file import pack_mask, unpack_mask
+from ..fileio.mask_file import pack_mask, unpack_mask
 from .classes import resolve_classes
 from .inferencer import load_config
 from .inputs import (DEFAULT_MAX_PIXELS, ImageInput, ImagePreparer,

@@ -18,7 +18,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from mmpretrain.datasets import BaseDataset
 
-from ..utils.side_files import read_json
+from ..fileio.side_files import read_json
 from . import templates as prompt_templates
 from .seeded_augmentation import sample_seed, seeded_global_random
 from .transforms import EXIF_KEY

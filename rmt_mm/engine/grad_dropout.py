@@ -16,7 +16,7 @@ def check_lam(lam: float) -> float:
     if lam == 'auto':
         raise ValueError(
             "Gradient dropout lambda 'auto' is resolved from the dataset and "
-            'shots by tools/train.py (rmt_mm.utils.recipe.resolve_lam); '
+            'shots by tools/train.py (rmt_mm.runs.recipe.resolve_lam); '
             'resolve it before building the Runner, or give a number.')
     if not isinstance(lam, (int, float)) or not 0.0 <= lam <= 1.0:
         raise ValueError(

@@ -14,8 +14,8 @@ from open_clip.modified_resnet import ModifiedResNet
 from torch import Tensor
 from torch.func import functional_call
 
-from ..utils.mask_file import load_mask_file, save_mask_file
-from ..utils.safe_load import FileRefusedError, content_checksum
+from ..fileio.mask_file import load_mask_file, save_mask_file
+from ..fileio.safe_load import FileRefusedError, content_checksum
 from ..version import __version__
 from .masks import MaskScores, names_in_state_dict
 from .open_clip_loader import ArchSpec, build_open_clip, build_tokenizer

@@ -9,7 +9,7 @@ import torch
 from open_clip.tokenizer import SimpleTokenizer
 from torch import Tensor, nn
 
-from ..utils.safe_load import safe_load
+from ..fileio.safe_load import safe_load
 
 ArchSpec = Union[str, dict]
 

@@ -20,7 +20,7 @@ from rmt_testing import (REPO, TINY_VIT, load_tool, make_image_folder,
 
 from rmt_mm.engine import GradDropoutOptimWrapper, RMTDistributedDataParallel
 from rmt_mm.models import RMTClassifier
-from rmt_mm.utils.mask_file import load_mask_file
+from rmt_mm.fileio.mask_file import load_mask_file
 
 CLASSES = ('cat', 'dog', 'bird')
 WORLD_SIZE = 2

@@ -5,8 +5,8 @@ import math
 import pytest
 from mmengine.config import Config
 
-from rmt_mm.miniature.lowshot import (flip_distance, low_shot_epochs,
-                                      train_set_size)
+from rmt_miniature.lowshot import (flip_distance, low_shot_epochs,
+                                   train_set_size)
 
 
 def cosine_sum(lr, epochs, updates):

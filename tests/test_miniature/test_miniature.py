@@ -7,19 +7,19 @@ import numpy as np
 import open_clip
 import torch
 from mmengine.config import Config
-from rmt_testing import REPO
+
+from rmt_miniature import WEIGHTS, config_path
+from rmt_miniature.pretrain import (MINI_CLIP_ARCH, pretrain, save_weights,
+                                    zero_shot_top1)
+from rmt_miniature.scenes import (COLOURS, POSITIONS, SHAPES, SIZES,
+                                  caption_fits, describe, held_out_pairs,
+                                  render, sample_scenes)
+from rmt_miniature.tasks import TASKS, write_task
 
 from rmt_mm.datasets import FewShotImageFolder
-from rmt_mm.miniature.pretrain import (MINI_CLIP_ARCH, pretrain,
-                                       save_weights, zero_shot_top1)
-from rmt_mm.miniature.scenes import (COLOURS, POSITIONS, SHAPES, SIZES,
-                                     caption_fits, describe, held_out_pairs,
-                                     render, sample_scenes)
-from rmt_mm.miniature.tasks import TASKS, write_task
 from rmt_mm.models import build_open_clip, build_tokenizer
 
-MINI_CONFIG = os.path.join(REPO, 'configs', 'miniature',
-                           'rmt_mini_compositions_16shot.py')
+MINI_CONFIG = config_path('compositions')
 SMALL_ARCH = dict(
     embed_dim=16,
     vision_cfg=dict(image_size=32, layers=1, width=32, patch_size=8,
@@ -106,7 +106,9 @@ def test_shipped_clip_knows_the_world_and_random_weights_do_not():
     cfg = Config.fromfile(MINI_CONFIG)
     arch = cfg.model.backbone.arch.to_dict()
     assert arch == MINI_CLIP_ARCH
-    weights = os.path.join(REPO, cfg.model.backbone.pretrained)
+    # Found next to the project's configs, whatever the working directory.
+    weights = cfg.model.backbone.pretrained
+    assert os.path.samefile(weights, WEIGHTS)
     assert os.path.getsize(weights) < 10 * 2**20
     classes = TASKS['compositions'].classes
     rng = np.random.default_rng(1234)

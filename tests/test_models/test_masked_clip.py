@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from rmt_mm.models import MaskedCLIP
-from rmt_mm.utils import load_mask_file
+from rmt_mm.fileio import load_mask_file
 from rmt_testing import TINY_RESNET, TINY_VIT, save_random_weights
 
 

@@ -29,7 +29,7 @@ from mmengine.runner import Runner
 from rmt_testing import TINY_VIT, make_image_folder, write_tiny_config
 from torch.func import functional_call
 
-from rmt_mm.utils.launch import (apply_auto_scale_lr,
+from rmt_mm.runs.launch import (apply_auto_scale_lr,
                                  apply_global_batch_size, check_train_config)
 
 # method.md sections 3 to 6.

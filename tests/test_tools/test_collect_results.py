@@ -5,9 +5,9 @@ import os.path as osp
 
 import numpy as np
 import pytest
-from rmt_testing import REPO, load_tool
+from rmt_testing import load_tool
 
-from rmt_mm.utils.experiments import (PAPER_DATASETS, REPORTED,
+from rmt_mm.runs.experiments import (PAPER_DATASETS, REPORTED,
                                       REPORTED_AVERAGE, REPORTED_METHODS,
                                       metrics_path, run_dir, zero_shot_dir)
 

@@ -61,7 +61,7 @@ def test_every_method_has_a_config_in_each_world():
     each one masks (or not) and adds the parts its method names."""
     from mmengine.config import Config
 
-    from rmt_mm.utils.experiments import METHODS
+    from rmt_mm.runs.experiments import METHODS
     for world, template in demo.TEMPLATES.items():
         for method, spec in METHODS.items():
             cfg = Config.fromfile(

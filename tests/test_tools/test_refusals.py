@@ -10,7 +10,7 @@ import pytest
 import torch
 from rmt_testing import REPO, make_image_folder, write_tiny_config
 
-from rmt_mm.utils import load_mask_file
+from rmt_mm.fileio import load_mask_file
 
 
 class CreatesFile:

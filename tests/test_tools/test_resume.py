@@ -11,7 +11,7 @@ import pytest
 import torch
 from rmt_testing import REPO, make_image_folder, write_tiny_config
 
-from rmt_mm.utils.mask_file import load_mask_file
+from rmt_mm.fileio.mask_file import load_mask_file
 
 EPOCHS = 4
 # 3 classes x 4 shots, batch 3: 4 iterations per epoch.

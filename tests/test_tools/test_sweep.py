@@ -6,7 +6,7 @@ import sys
 import pytest
 from rmt_testing import REPO, load_tool, make_image_folder, write_tiny_config
 
-from rmt_mm.utils.experiments import (IMAGENET_VARIANTS, gdr_lambda,
+from rmt_mm.runs.experiments import (IMAGENET_VARIANTS, gdr_lambda,
                                       metrics_path, run_dir, zero_shot_dir)
 
 sweep = load_tool('sweep')

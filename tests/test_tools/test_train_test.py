@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from rmt_testing import (REPO, TINY_VIT, load_tool, make_image_folder,
                           run_tool, save_random_weights, write_tiny_config)
 
-from rmt_mm.utils import load_mask_file
+from rmt_mm.fileio import load_mask_file
 
 
 def tool(name: str, *args: str) -> str:

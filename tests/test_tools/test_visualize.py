@@ -5,7 +5,7 @@ import pytest
 import torch
 from rmt_testing import load_tool
 
-from rmt_mm.utils import FileRefusedError, save_mask_file
+from rmt_mm.fileio import FileRefusedError, save_mask_file
 
 PNG = b'\x89PNG\r\n\x1a\n'
 

@@ -14,8 +14,9 @@ from mmengine.registry import init_default_scope
 from PIL import Image
 from rmt_testing import REPO, load_tool
 
-from rmt_mm.utils import FileRefusedError, launch
-from rmt_mm.utils.experiments import metrics_path, run_dir
+from rmt_mm.fileio import FileRefusedError
+from rmt_mm.runs import launch
+from rmt_mm.runs.experiments import metrics_path, run_dir
 
 sweep = load_tool('sweep')
 

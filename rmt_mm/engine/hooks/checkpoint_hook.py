@@ -8,7 +8,7 @@ from mmengine.model import is_model_wrapper
 from mmpretrain.registry import HOOKS
 
 from ...models import MaskedCLIP
-from ...utils.resume_checkpoint import to_plain_checkpoint
+from ...fileio.resume_checkpoint import to_plain_checkpoint
 
 #: ``interval='auto'`` writes about this many checkpoints per run (plus the
 #: last epoch's), whatever its length.
@@ -34,7 +34,7 @@ class RMTCheckpointHook(CheckpointHook):
 
     PyTorch's safe loader reads them, and ``load_from`` / ``--resume``
     refuse one whose content changed after it was written (see
-    :mod:`rmt_mm.utils.resume_checkpoint`). A checkpoint with mask scores
+    :mod:`rmt_mm.fileio.resume_checkpoint`). A checkpoint with mask scores
     also records the fingerprint of the CLIP weights they were trained on,
     as mask files do; loading it into a model with other weights
     (``tools/test.py``, ``--resume``, ``load_from``) is refused unless

@@ -3,7 +3,7 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmpretrain.registry import HOOKS
 
-DEFAULT_TEMPLATES = ('a photo of a {}.', )
+from ...datasets.templates import PHOTO
 
 
 def set_classes_from_dataset(model, dataset) -> None:
@@ -25,7 +25,7 @@ def set_classes_from_dataset(model, dataset) -> None:
             'head needs class names. Use a FewShot* dataset or give '
             '`classnames` in the model config.')
     model.set_dataset_classes(
-        classes, metainfo.get('templates', DEFAULT_TEMPLATES))
+        classes, metainfo.get('templates', PHOTO))
 
 
 @HOOKS.register_module()

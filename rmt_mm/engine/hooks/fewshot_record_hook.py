@@ -5,7 +5,7 @@ from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 from mmpretrain.registry import HOOKS
 
-from ...utils.compat import atomic_write_bytes
+from ...fileio.atomic import atomic_write_bytes
 
 FEWSHOT_RECORD = 'fewshot_split.json'
 

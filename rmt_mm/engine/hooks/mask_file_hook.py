@@ -1,5 +1,4 @@
 """Writes the evaluation file of a run: bit-packed masks plus metadata."""
-import os
 import os.path as osp
 from typing import Optional
 

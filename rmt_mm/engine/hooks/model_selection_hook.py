@@ -14,7 +14,7 @@ from mmengine.model import is_model_wrapper
 from mmpretrain.registry import HOOKS
 from torch import Tensor
 
-from ...utils.compat import atomic_write_bytes
+from ...fileio.atomic import atomic_write_bytes
 
 #: Written to the work dir after training: the val history and the choice.
 MODEL_SELECTION_RECORD = 'model_selection.json'

@@ -12,7 +12,7 @@ from mmengine.model import is_model_wrapper
 from mmengine.optim import OptimWrapper
 from mmpretrain.registry import HOOKS
 
-from ...utils.side_files import read_json, write_json
+from ...fileio.side_files import read_json, write_json
 from .class_prompt_hook import set_classes_from_dataset
 
 SELECTION_FILE = 'mask_selection.json'

@@ -1,6 +1,6 @@
 """Tip-Adapter's cache model (method.md section 9), optional on any
 classifier."""
-from typing import Sequence, Tuple
+from typing import Tuple
 
 import torch
 import torch.nn.functional as F

@@ -1,10 +1,10 @@
 # R-AMT, 16 shots, on the miniature world's "compositions" task: 36 classes
 # "<colour> <shape>" on cluttered backgrounds (a style pre-training never
 # saw; 6 of the pairs were held out of pre-training). Write the images first:
-#   python tools/miniature.py tasks --out data/miniature
+#   python projects/miniature/tools/miniature.py tasks --out data/miniature
 _base_ = [
-    '../_base_/default_runtime.py', '../_base_/schedules/rmt_adam_30e.py',
-    '../_base_/models/rmt_mini_clip.py'
+    '../../../configs/_base_/default_runtime.py',
+    '../../../configs/_base_/schedules/rmt_adam_30e.py', './mini_clip_model.py'
 ]
 model = dict(data_preprocessor=dict(num_classes=36))
 # The paper's recipe (lr 8e-5, 30 epochs, per-epoch cosine, batch 32) and its

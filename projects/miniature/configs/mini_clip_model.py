@@ -1,7 +1,8 @@
-# The miniature CLIP (rmt_mm/miniature, README "The miniature world"):
-# pre-trained on rendered scenes by `python tools/miniature.py pretrain`,
-# shipped as rmt_mm/miniature/mini_clip.pt. Masks on the paper's set (patch
-# embedding and attention projections of every image-encoder block).
+# The miniature CLIP (projects/miniature/README.md): pre-trained on rendered
+# scenes by `python projects/miniature/tools/miniature.py pretrain`, shipped
+# as projects/miniature/mini_clip.pt, found next to this folder whatever the
+# working directory. Masks on the paper's set (patch embedding and attention
+# projections of every image-encoder block).
 model = dict(
     type='RMTClassifier',
     backbone=dict(
@@ -12,7 +13,7 @@ model = dict(
                             head_width=32),
             text_cfg=dict(context_length=16, vocab_size=49408, width=64,
                           heads=2, layers=2)),
-        pretrained='rmt_mm/miniature/mini_clip.pt',
+        pretrained='{{ fileDirname }}/../mini_clip.pt',
         mask_targets='paper'),
     data_preprocessor=dict(
         mean=[122.770938, 116.7460125, 104.09373615],

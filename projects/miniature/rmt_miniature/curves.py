@@ -22,7 +22,7 @@ def epoch_curves(task: str, shots: int, seed: int, data_root: str,
     """
     from mmengine.runner import Runner
 
-    from ..utils import load_mask_file
+    from rmt_mm.fileio import load_mask_file
     cfg = build_config(None, task, shots, seed, data_root, work_dir)
     for hook in cfg.custom_hooks:
         if hook['type'] == 'RMTMaskFileHook':

@@ -4,7 +4,7 @@ import pytest
 from mmengine.config import Config
 from rmt_testing import REPO
 
-from rmt_mm.utils.launch import (add_common_args, apply_auto_scale_lr,
+from rmt_mm.runs.launch import (add_common_args, apply_auto_scale_lr,
                                  apply_global_batch_size, check_train_config,
                                  enable_amp)
 

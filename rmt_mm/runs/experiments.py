@@ -12,8 +12,8 @@ import os.path as osp
 from dataclasses import dataclass
 from typing import Dict, Optional
 
-from .safe_load import FileRefusedError
-from .side_files import read_json
+from ..fileio.safe_load import FileRefusedError
+from ..fileio.side_files import read_json
 
 #: Column label of each dataset of the paper's tables, keyed by the dataset
 #: name used in ``configs/rmt/rmt_vitb16_{dataset}_16shot.py``, in the

@@ -13,13 +13,13 @@ from rmt_testing import TINY_VIT, load_tool, save_random_weights
 
 from rmt_mm.models import MaskedCLIP
 from rmt_mm.models.open_clip_loader import build_open_clip
-from rmt_mm.utils import (FileRefusedError, checkpoint_kind,
-                          content_checksum, load_mask_file, safe_load)
-from rmt_mm.utils import mask_file as mask_file_module
-from rmt_mm.utils import resume_checkpoint
-from rmt_mm.utils.mask_file import FORMAT
-from rmt_mm.utils.safe_load import _why_unreadable
-from rmt_mm.utils.resume_checkpoint import (INTEGRITY_KEY,
+from rmt_mm.fileio import (FileRefusedError, checkpoint_kind,
+                           content_checksum, load_mask_file, safe_load)
+from rmt_mm.fileio import mask_file as mask_file_module
+from rmt_mm.fileio import resume_checkpoint
+from rmt_mm.fileio.mask_file import FORMAT
+from rmt_mm.fileio.safe_load import _why_unreadable
+from rmt_mm.fileio.resume_checkpoint import (INTEGRITY_KEY,
                                             load_resume_checkpoint,
                                             to_plain_checkpoint)
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from mmengine.config import Config, DictAction
 
-from .safe_load import FileRefusedError
+from ..fileio.safe_load import FileRefusedError
 
 
 def read_config(path: str, **kwargs) -> Config:

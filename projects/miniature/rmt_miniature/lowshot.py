@@ -17,12 +17,10 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence
 
-import numpy as np
 
-#: The miniature R-AMT config of each task.
-CONFIG = osp.join(osp.dirname(osp.dirname(osp.dirname(
-    osp.abspath(__file__)))), 'configs', 'miniature',
-    'rmt_mini_{task}_16shot.py')
+from . import config_path
+from .table import mean_std
+
 RESULT_FILE = 'result.json'
 SELECT = 'model_selection'
 ZERO_SHOT = 'zero-shot'
@@ -80,7 +78,7 @@ def train_set_size(cfg) -> int:
 def lr_sum_epochs(cfg, margin: float) -> int:
     """Epochs whose learning rates (per-epoch cosine from the config's lr
     to 0) sum to ``margin`` times the distance a score moves to flip."""
-    from ..datasets.samplers import updates_per_epoch
+    from rmt_mm.datasets.samplers import updates_per_epoch
     updates = updates_per_epoch(train_set_size(cfg), cfg.global_batch_size)
     return low_shot_epochs(cfg.optim_wrapper.optimizer.lr, updates,
                            flip_distance(cfg), 1, margin)
@@ -187,9 +185,9 @@ def build_config(variant: Optional[str], task: str, shots: int, seed: int,
     variant (``None`` or :data:`ZERO_SHOT`: the config as it is)."""
     from mmengine.config import Config
 
-    from ..utils.launch import (apply_global_batch_size, check_train_config)
-    from ..utils.recipe import resolve_lam, set_shots_and_seed
-    cfg = Config.fromfile(CONFIG.format(task=task))
+    from rmt_mm.runs.launch import (apply_global_batch_size, check_train_config)
+    from rmt_mm.runs.recipe import resolve_lam, set_shots_and_seed
+    cfg = Config.fromfile(config_path(task))
     set_shots_and_seed(cfg, shots, seed)
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         cfg[loader].dataset.data_root = osp.join(data_root, task)
@@ -268,15 +266,6 @@ def run_study(root: str, data_root: str, variants: Sequence[str],
                 f"{r['test_top1']:.2f} sparsity {r['sparsity']:.2f} "
                 f"({r['seconds']:.0f} s)")
     return [r for r in map(lambda a: _read(run_folder(root, *a)), grid) if r]
-
-
-def mean_std(values: Sequence[float], expected: int = 0) -> str:
-    """``'mean ± std'`` (population std over seeds), ``'-'`` if empty,
-    ``(n=N)`` added when fewer than ``expected`` values."""
-    if not values:
-        return '-'
-    text = f'{np.mean(values):.2f} ± {np.std(values):.2f}'
-    return text + (f' (n={len(values)})' if len(values) < expected else '')
 
 
 def study_table(results: List[dict], metric: str) -> str:

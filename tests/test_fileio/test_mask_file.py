@@ -4,8 +4,8 @@ from rmt_testing import TINY_VIT, save_random_weights
 
 import rmt_mm
 from rmt_mm.models import MaskedCLIP
-from rmt_mm.utils import checkpoint_kind, load_mask_file, save_mask_file
-from rmt_mm.utils.mask_file import pack_mask, unpack_mask
+from rmt_mm.fileio import checkpoint_kind, load_mask_file, save_mask_file
+from rmt_mm.fileio.mask_file import pack_mask, unpack_mask
 
 
 def test_pack_unpack_is_exact_for_odd_sizes():
@@ -154,7 +154,7 @@ def test_checkpoint_kind_reads_every_kind_of_checkpoint(tmp_path):
 
 
 def test_masks_of_any_shape_round_trip_and_are_named_in_the_meta(tmp_path):
-    from rmt_mm.utils.mask_file import pack_mask, unpack_mask
+    from rmt_mm.fileio.mask_file import pack_mask, unpack_mask
     mask = torch.rand(3, 5) > 0.5  # rows that do not fill whole bytes
     assert torch.equal(unpack_mask(pack_mask(mask), (3, 5)), mask)
     path = str(tmp_path / 'masks.pth')

@@ -2,7 +2,7 @@
 to do>``, and exit code 1.
 
 Every tool runs its ``main`` inside :func:`refuse_bad_files`. Refused files
-(:class:`~rmt_mm.utils.safe_load.FileRefusedError`), bad config values,
+(:class:`~rmt_mm.fileio.safe_load.FileRefusedError`), bad config values,
 missing files and work dirs that cannot be written end the program with
 one line instead of a traceback. ``RMT_DEBUG=1`` in the environment lets
 the exception through, traceback and all.
@@ -13,7 +13,7 @@ import sys
 from contextlib import contextmanager
 from typing import Iterator
 
-from .safe_load import FileRefusedError
+from ..fileio.safe_load import FileRefusedError
 
 #: Set to anything but ``0`` to see the traceback of a refusal.
 DEBUG_VARIABLE = 'RMT_DEBUG'

@@ -14,7 +14,6 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 import open_clip
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from rmt_mm.models.open_clip_loader import build_tokenizer

@@ -19,7 +19,7 @@ import torch
 from mmengine.logging import print_log
 from torch import Tensor
 
-from .compat import atomic_write_bytes
+from .atomic import atomic_write_bytes
 from .safe_load import FileRefusedError, content_checksum, safe_load
 
 FORMAT = 'rmt_mm.masks'

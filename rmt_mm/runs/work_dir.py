@@ -23,9 +23,9 @@ from mmengine.config import Config
 from mmengine.logging import print_log
 
 from ..engine.hooks.mask_file_hook import FINAL_MASK_FILE
-from .compat import TEMPORARY_PREFIX
-from .resume_checkpoint import load_resume_checkpoint
-from .safe_load import FileRefusedError
+from ..fileio.atomic import TEMPORARY_PREFIX
+from ..fileio.resume_checkpoint import load_resume_checkpoint
+from ..fileio.safe_load import FileRefusedError
 
 LOCK_FILE = '.rmt_run.lock'
 LAST_CHECKPOINT = 'last_checkpoint'

@@ -6,7 +6,7 @@ import json
 import os.path as osp
 from typing import Any
 
-from .compat import atomic_write_bytes
+from .atomic import atomic_write_bytes
 from .safe_load import FileRefusedError
 
 

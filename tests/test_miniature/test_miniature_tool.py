@@ -1,19 +1,17 @@
-"""tools/miniature.py: the protocols and the miniature table."""
+"""The miniature table: its protocols and the table read back."""
 import json
 import os
 
-from rmt_testing import load_tool
-
-miniature = load_tool('miniature')
+from rmt_miniature.table import PROTOCOLS, miniature_table
 
 
 def test_table_protocols_leave_the_schedule_to_the_recipes():
     # 16 shots on the paper's recipe, fewer on the low-shot recipe: no run
     # of the table overrides the schedule.
-    for protocol in miniature.PROTOCOLS.values():
+    for protocol in PROTOCOLS.values():
         for _, shots, flags in protocol:
             assert not any('max_epochs' in f or 'lr=' in f for f in flags)
-    assert {s for _, s, _ in miniature.PROTOCOLS['few-shot']} == {1, 4, 16}
+    assert {s for _, s, _ in PROTOCOLS['few-shot']} == {1, 4, 16}
 
 
 def _metrics(folder, name, value):
@@ -31,7 +29,7 @@ def test_table_reports_mean_std_and_per_seed_harmonic_mean(tmp_path):
         folder = f'{root}/amt/t/base2new/shots_16/seed_{seed}'
         _metrics(folder, 'metrics_base.json', base)
         _metrics(folder, 'metrics_new.json', new)
-    text = miniature.miniature_table(root, 't', [1, 2])
+    text = miniature_table(root, 't', [1, 2])
     # Exact: means, standard deviations and harmonic means of these
     # literals are Python float64, printed to 2 decimals far from any
     # rounding edge.

@@ -13,8 +13,8 @@ from rmt_testing import REPO, load_tool
 from rmt_mm.engine.hooks import learning_budget_hook
 from rmt_mm.engine.hooks.learning_budget_hook import (RMTLearningBudgetHook,
                                                       scheduled_lr_sum)
-from rmt_mm.utils.launch import check_train_config
-from rmt_mm.utils.recipe import (apply_low_shot_recipe, explicit_keys,
+from rmt_mm.runs.launch import check_train_config
+from rmt_mm.runs.recipe import (apply_low_shot_recipe, explicit_keys,
                                  resolve_lam, set_shots_and_seed)
 
 DTD = f'{REPO}/configs/rmt/rmt_vitb16_dtd_16shot.py'
@@ -257,7 +257,7 @@ def test_seed_switch_keeps_the_other_randomness_settings():
 
 def logged_lines(monkeypatch, fn, cfg) -> list:
     """What ``fn(cfg)`` logs through the recipe's ``print_log``."""
-    from rmt_mm.utils import recipe
+    from rmt_mm.runs import recipe
     lines = []
     monkeypatch.setattr(recipe, 'print_log',
                         lambda msg, logger=None, level=None: lines.append(

@@ -5,7 +5,7 @@ scalars into its checkpoints, which PyTorch's safe loader refuses.
 :func:`to_plain_checkpoint` (called by ``RMTCheckpointHook`` before a
 checkpoint is written) turns them into plain data and adds a checksum of the
 whole content; :func:`load_resume_checkpoint` (mmengine's loader for local
-files, see :mod:`rmt_mm.utils.compat`) verifies it and rebuilds the
+files, see :mod:`rmt_mm.fileio.atomic`) verifies it and rebuilds the
 buffers.
 
 Checkpoints written before this format load through a small allow-list of

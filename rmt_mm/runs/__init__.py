@@ -1,0 +1,7 @@
+"""Run policy and plumbing above the engine: the paper's experiment tables,
+recipes (shots, seed, lambda, low-shot), launch arguments, config reading,
+work-dir handling, one-line refusals, and the logic of the sweep, results
+and benchmark tools."""
+from .refusals import refuse_bad_files
+
+__all__ = ['refuse_bad_files']

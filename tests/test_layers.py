@@ -4,11 +4,12 @@ other in a circle.
 The rule, from the bottom up (a layer may import its own and lower
 layers, never a higher one):
 
-    version -> fileio -> datasets -> models -> engine -> runs -> apis
+    version -> fileio -> datasets -> models -> engine -> apis -> runs
 
-``fileio`` (files, checksums, safe loading) knows nothing of rmt_mm;
-``runs`` (recipes, launch, work dirs, tools' logic) sits on the engine;
-``apis`` (inferencer, task server) on everything. ``patches`` (mmengine
+``fileio`` (files, checksums, safe loading, config reading) knows nothing
+of rmt_mm; ``apis`` (inferencer, task server) sits on the models;
+``runs`` (recipes, launch, work dirs and the tools' logic: sweep, results,
+benchmark) may use everything. ``patches`` (mmengine
 patches) may use ``fileio`` only, and the package's ``__init__`` ties it
 all together. Every import counts, including those inside functions.
 """
@@ -18,8 +19,8 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).parents[1] / 'rmt_mm'
-LAYERS = ('version', 'fileio', 'datasets', 'models', 'engine', 'runs',
-          'apis')
+LAYERS = ('version', 'fileio', 'datasets', 'models', 'engine', 'apis',
+          'runs')
 #: Modules outside the layers, and the layers they may import.
 OUTSIDE = {'patches': {'fileio'}, '__init__': set(LAYERS) | {'patches'}}
 

@@ -14,7 +14,8 @@ from mmpretrain.registry import MODELS
 
 import rmt_mm  # noqa: F401  (registers components, applies shims)
 from rmt_mm.runs import refuse_bad_files
-from rmt_mm.runs.user_config import CfgOptionsAction, read_config
+from rmt_mm.fileio.config_file import read_config
+from rmt_mm.runs.user_config import CfgOptionsAction
 
 
 def parse_args(argv=None) -> argparse.Namespace:

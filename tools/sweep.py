@@ -58,7 +58,7 @@ from rmt_mm.runs.experiments import (IMAGENET_VARIANTS, METHODS,
                                       method_root, metrics_path,
                                       read_metrics, run_dir, zero_shot_dir)
 from rmt_mm.fileio.side_files import read_json, write_json
-from rmt_mm.runs.user_config import read_config
+from rmt_mm.fileio.config_file import read_config
 from rmt_mm.runs.work_dir import list_checkpoints
 
 TOOLS_DIR = osp.dirname(osp.abspath(__file__))

@@ -12,7 +12,7 @@ from rmt_mm.fileio import checkpoint_kind
 from rmt_mm.runs import refuse_bad_files
 from rmt_mm.runs.launch import (add_common_args, apply_common_args,
                                  close_distributed, init_cpu_distributed)
-from rmt_mm.runs.user_config import read_config
+from rmt_mm.fileio.config_file import read_config
 
 TEST_SUBDIR = 'test'
 

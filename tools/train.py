@@ -17,7 +17,7 @@ from rmt_mm.runs.launch import (add_common_args, add_selection_args,
                                  warn_if_batch_exceeds_dataset)
 from rmt_mm.runs.recipe import (LOW_SHOT_KEYS, apply_low_shot_recipe,
                                  explicit_keys)
-from rmt_mm.runs.user_config import read_config
+from rmt_mm.fileio.config_file import read_config
 from rmt_mm.runs.work_dir import prepare_training_work_dir
 
 

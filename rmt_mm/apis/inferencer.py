@@ -7,7 +7,7 @@ from mmengine.logging import print_log
 from mmengine.registry import init_default_scope
 from mmpretrain.registry import MODELS
 
-from ..runs.user_config import read_config
+from ..fileio.config_file import read_config
 from .classes import resolve_classes
 from .inputs import (DEFAULT_MAX_PIXELS, ImageInput, ImagePreparer,
                      expand_inputs)

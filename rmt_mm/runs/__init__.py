@@ -1,4 +1,4 @@
-"""Run policy and plumbing above the engine: the paper's experiment tables,
+"""Run policy and plumbing, the top layer: the paper's experiment tables,
 recipes (shots, seed, lambda, low-shot), launch arguments, config reading,
 work-dir handling, one-line refusals, and the logic of the sweep, results
 and benchmark tools."""

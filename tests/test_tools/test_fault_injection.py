@@ -23,6 +23,7 @@ from rmt_mm.engine.hooks.checkpoint_hook import WEIGHTS_RECORD
 from rmt_mm.engine.hooks.parameter_selector import ParameterSelector
 from rmt_mm.models import MaskedCLIP
 from rmt_mm.fileio import FileRefusedError
+from rmt_mm.runs import sweep
 from rmt_mm.runs.experiments import metrics_path, run_dir
 from rmt_mm.runs.refusals import DEBUG_VARIABLE
 from rmt_mm.fileio.resume_checkpoint import (load_resume_checkpoint,
@@ -265,7 +266,6 @@ def test_case7_damaged_side_files_are_named(trained_run, tiny_world,
 
 
 def test_case7_side_files_are_written_atomically(tmp_path, monkeypatch):
-    sweep = load_tool('sweep')
     folder = str(tmp_path)
     step = sweep.Step('test', ['tools/test.py', 'a.py'],
                       osp.join(folder, 'metrics.json'))
@@ -296,7 +296,7 @@ def test_case7_side_files_are_written_atomically(tmp_path, monkeypatch):
 
 # ---------------------------------------------------- 8. sweep metrics
 def test_case8_the_sweep_reruns_broken_metrics(tmp_path, capsys):
-    sweep = load_tool('sweep')
+    sweep_cli = load_tool('sweep')
     root = str(tmp_path / 'sweep')
     broken = {1: '', 2: '{"accuracy/top1": NaN}', 3: '{"accuracy/to'}
     for seed, text in broken.items():
@@ -305,7 +305,7 @@ def test_case8_the_sweep_reruns_broken_metrics(tmp_path, capsys):
         open(osp.join(folder, 'masks_final.pth'), 'wb').close()
         with open(metrics_path(folder), 'w') as f:
             f.write(text)
-    assert sweep.main(['--configs', f'dtd={DTD}', '--shots', '16',
+    assert sweep_cli.main(['--configs', f'dtd={DTD}', '--shots', '16',
                        '--seeds', '1', '2', '3', '--work-root', root,
                        '--dry-run']) == 0
     out = capsys.readouterr().out
@@ -356,8 +356,8 @@ def test_case9_values_keep_their_spaces(tiny_world, tmp_path):
         '--cfg-options', f'model.backbone.pretrained={weights}'))
     assert 'accuracy/top1' in output
     # The sweep's ImageNet variant roots below a --data-root with spaces.
-    sweep, test = load_tool('sweep'), load_tool('test')
-    args = sweep.parse_args([
+    sweep_cli, test = load_tool('sweep'), load_tool('test')
+    args = sweep_cli.parse_args([
         '--configs', f'imagenet={IMAGENET}', '--shots', '16', '--seeds', '1',
         '--imagenet-variants', '--data-root', '/data/dir with space',
         '--work-root', str(tmp_path / 'sweep')])

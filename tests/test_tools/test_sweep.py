@@ -6,16 +6,17 @@ import sys
 import pytest
 from rmt_testing import REPO, load_tool, make_image_folder, write_tiny_config
 
+from rmt_mm.runs import sweep
 from rmt_mm.runs.experiments import (IMAGENET_VARIANTS, gdr_lambda,
                                       metrics_path, run_dir, zero_shot_dir)
 
-sweep = load_tool('sweep')
+sweep_cli = load_tool('sweep')
 DTD = osp.join(REPO, 'configs/rmt/rmt_vitb16_dtd_16shot.py')
 IMAGENET = osp.join(REPO, 'configs/rmt/rmt_vitb16_imagenet_16shot.py')
 
 
 def plan(argv):
-    args = sweep.parse_args(argv)
+    args = sweep_cli.parse_args(argv)
     experiments = [sweep.load_experiment(n, c)
                    for n, c in sweep.config_specs(args)]
     variants = sweep.variant_datasets() if args.imagenet_variants else {}
@@ -197,23 +198,23 @@ def test_gpus_use_dist_train(tmp_path):
 
 
 def test_config_names_and_errors(tmp_path):
-    args = sweep.parse_args(['--datasets', 'dtd', '--configs', 'a.py',
+    args = sweep_cli.parse_args(['--datasets', 'dtd', '--configs', 'a.py',
                              'b=x/c.py'])
     assert sweep.config_specs(args) == [
         ('dtd', 'configs/rmt/rmt_vitb16_dtd_16shot.py'), ('a', 'a.py'),
         ('b', 'x/c.py')
     ]
     with pytest.raises(ValueError, match='unique'):
-        sweep.config_specs(sweep.parse_args(['--configs', 'x/a.py',
+        sweep.config_specs(sweep_cli.parse_args(['--configs', 'x/a.py',
                                              'y/a.py']))
     with pytest.raises(FileNotFoundError, match='nope'):
         sweep.load_experiment('nope', str(tmp_path / 'nope.py'))
     with pytest.raises(SystemExit):
-        sweep.parse_args(['--shots', '1'])
+        sweep_cli.parse_args(['--shots', '1'])
 
 
 def test_dry_run_prints_commands(tmp_path, capsys):
-    assert sweep.main(['--configs', f'dtd={DTD}', '--shots', '2',
+    assert sweep_cli.main(['--configs', f'dtd={DTD}', '--shots', '2',
                        '--seeds', '1', '2', '--zero-shot', '--dry-run',
                        '--work-root', str(tmp_path)]) == 0
     out = capsys.readouterr().out
@@ -269,7 +270,7 @@ def test_real_tiny_sweep_and_restart(tmp_path, capsys):
     root = str(tmp_path / 'sweep')
     argv = ['--configs', f'tiny={config}', '--shots', '1', '--seeds', '2',
             '--work-root', root]
-    assert sweep.main(argv) == 0
+    assert sweep_cli.main(argv) == 0
     folder = run_dir(root, 'tiny', 1, 2)
     with open(metrics_path(folder)) as f:
         assert 'accuracy/top1' in f.read()
@@ -280,7 +281,7 @@ def test_real_tiny_sweep_and_restart(tmp_path, capsys):
     assert {osp.basename(osp.dirname(p)) for p in trained_on} == {
         'cat', 'dog', 'bird'}
     capsys.readouterr()
-    assert sweep.main(argv) == 0
+    assert sweep_cli.main(argv) == 0
     assert '1 run(s): 1 finished, 0 to do.' in capsys.readouterr().out
 
 
@@ -302,7 +303,7 @@ def test_data_root_and_fixed_lambda_reach_every_command(tmp_path):
 
 def test_methods_side_by_side_plan(tmp_path):
     root = str(tmp_path / 'sweep')
-    runs, _ = sweep.plan_sweep(sweep.parse_args([
+    runs, _ = sweep.plan_sweep(sweep_cli.parse_args([
         '--datasets', 'dtd', '--methods', 'all', '--shots', '4', '16',
         '--seeds', '1', '--work-root', root]))
     by_label = {r.label: r for r in runs}
@@ -338,6 +339,6 @@ def test_methods_side_by_side_plan(tmp_path):
 
 def test_unknown_method_names_the_choices(capsys):
     with pytest.raises(SystemExit):
-        sweep.parse_args(['--datasets', 'dtd', '--methods', 'rmt', 'lora'])
+        sweep_cli.parse_args(['--datasets', 'dtd', '--methods', 'rmt', 'lora'])
     err = capsys.readouterr().err
     assert "unknown method(s) ['lora']" in err and 'tip_adapter_f' in err

@@ -14,11 +14,12 @@ from mmengine.registry import init_default_scope
 from PIL import Image
 from rmt_testing import REPO, load_tool
 
+from rmt_mm.runs import sweep
 from rmt_mm.fileio import FileRefusedError
 from rmt_mm.runs import launch
 from rmt_mm.runs.experiments import metrics_path, run_dir
 
-sweep = load_tool('sweep')
+sweep_cli = load_tool('sweep')
 
 
 def test_batch_size_option_is_refused_while_global_batch_rules():
@@ -78,7 +79,7 @@ def test_selection_of_a_fixed_run_has_no_scores_to_plot(tmp_path):
 
 
 def _plan(root: str, *extra: str):
-    args = sweep.parse_args(['--configs', f'dtd={REPO}/configs/rmt/'
+    args = sweep_cli.parse_args(['--configs', f'dtd={REPO}/configs/rmt/'
                              'rmt_vitb16_dtd_16shot.py', '--shots', '1',
                              '--seeds', '1', '--work-root', root, *extra])
     experiments = [sweep.load_experiment(n, c)

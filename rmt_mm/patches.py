@@ -12,7 +12,10 @@ from the file.
    ``torchvision://``) with ``weights_only=False``, which runs code from
    the file. Both are read by
    :func:`~rmt_mm.fileio.resume_checkpoint.load_resume_checkpoint` instead:
-   PyTorch's safe loader, a checksum check and a readable refusal.
+   PyTorch's safe loader, a checksum check and a readable refusal. A mask
+   file given where a checkpoint is expected (``load_from``,
+   ``mmpretrain.get_model(..., pretrained=MASK_FILE)``) is handed to the
+   model's ``MaskedCLIP``, which checks and loads it.
 2. mmengine writes local files in place, so a kill during a checkpoint
    write leaves a truncated file that ``--resume`` picks up. Local writes
    go to a temporary file that is atomically renamed instead; so does
@@ -29,11 +32,18 @@ from mmengine.runner import checkpoint as mmengine_checkpoint
 from mmengine.runner.checkpoint import CheckpointLoader
 
 from .fileio.atomic import AtomicTextFile, atomic_write_bytes
+from .fileio.mask_file import is_mask_file, mask_file_checkpoint
 from .fileio.resume_checkpoint import load_resume_checkpoint
 from .fileio.safe_load import FileRefusedError
 
 
 def _load_local_checkpoint(filename: str, map_location=None):
+    try:
+        masks = is_mask_file(filename)
+    except FileRefusedError:
+        masks = False  # load_resume_checkpoint says why, or reads a legacy
+    if masks:
+        return mask_file_checkpoint(filename)
     return load_resume_checkpoint(filename, map_location)
 
 

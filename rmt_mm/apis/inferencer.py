@@ -11,6 +11,7 @@ from ..fileio.config_file import read_config
 from .classes import resolve_classes
 from .inputs import (DEFAULT_MAX_PIXELS, ImageInput, ImagePreparer,
                      expand_inputs)
+from .mask_source import mask_file_config
 from .results import to_results
 
 
@@ -29,7 +30,9 @@ class RMTInferencer:
 
     Args:
         config: A config file or :class:`Config` (its model, test pipeline
-            and, unless ``classnames`` is given, its test dataset's classes).
+            and, unless ``classnames`` is given, its test dataset's classes);
+            ``None`` takes the one ``masks`` records (classifier, classes,
+            pretrained source, test pipeline: no training config or data).
         masks: A mask file (``masks_*.pth``); ``None`` for zero-shot CLIP.
         classnames: Classify among these names instead (open vocabulary).
         templates: Prompt templates for ``classnames``.
@@ -38,8 +41,8 @@ class RMTInferencer:
         max_pixels: Larger images are refused before decoding.
 
     Examples:
-        >>> inferencer = RMTInferencer('configs/demo/rmt_tiny_digits.py',
-        ...                            'demo_output/work/masks_final.pth')
+        >>> inferencer = RMTInferencer(
+        ...     masks='demo_output/work/miniature/masks_final.pth')
         >>> result = inferencer('digit.png')[0]
         >>> result['pred_class'], result['pred_score']
         ('seven', 0.93)
@@ -50,13 +53,17 @@ class RMTInferencer:
     """
 
     def __init__(self,
-                 config: Union[str, Config],
+                 config: Union[str, Config, None] = None,
                  masks: Optional[str] = None,
                  classnames: Optional[Sequence[str]] = None,
                  templates: Optional[Sequence[str]] = None,
                  cfg_options: Optional[dict] = None,
                  device: str = 'cpu',
                  max_pixels: int = DEFAULT_MAX_PIXELS) -> None:
+        if config is None:
+            if masks is None:
+                raise ValueError('Give a config, a mask file, or both.')
+            config = mask_file_config(masks)
         cfg = load_config(config, cfg_options)
         self.classnames, self.templates = resolve_classes(
             cfg, classnames, templates)

@@ -1,12 +1,15 @@
 """Reading a task's mask file for an already loaded CLIP (the one place
 that decides whether a mask file fits it)."""
 import os.path as osp
-from typing import Dict, Optional
+from typing import Dict, Optional, Tuple
 
+from mmengine.config import Config
 from torch import Tensor
 
+from ..datasets.templates import PHOTO
+from ..fileio.mask_file import load_mask_file, read_mask_file
+from ..fileio.safe_load import FileRefusedError
 from ..models import MaskedCLIP
-from ..fileio.mask_file import load_mask_file
 
 
 def same_source(recorded: Optional[str], loaded: Optional[str]) -> bool:
@@ -43,3 +46,35 @@ def read_task_masks(path: str, clip: MaskedCLIP) -> Dict[str, Tensor]:
             'they were tuned on: serve it from a CLIP built with those '
             'weights.')
     return masks
+
+
+def recorded_classes(path: str) -> Optional[Tuple[Tuple[str, ...],
+                                                   Tuple[str, ...]]]:
+    """The class names and templates a mask file was trained on, or
+    ``None`` when it does not record them."""
+    _, meta, _ = read_mask_file(path)
+    model = (meta.get('inference') or {}).get('model') or {}
+    if not model.get('classnames'):
+        return None
+    return (tuple(model['classnames']),
+            tuple(model.get('templates') or PHOTO))
+
+
+def mask_file_config(path: str) -> Config:
+    """The inference config a mask file records (the classifier with its
+    class names, templates and pretrained source, and the test pipeline),
+    so that the mask file alone classifies images.
+
+    Raises:
+        FileRefusedError: If the file is not an intact mask file, or was
+            written before mask files recorded their classifier.
+    """
+    _, meta, _ = read_mask_file(path)
+    record = meta.get('inference')
+    if not record:
+        raise FileRefusedError(
+            f'Mask file {path!r} records no classifier (it predates mask '
+            'files that do): give the config it was trained with as well.')
+    return Config(dict(
+        model=record['model'], default_scope='mmpretrain',
+        test_dataloader=dict(dataset=dict(pipeline=record['test_pipeline']))))

@@ -36,7 +36,7 @@ from .classes import resolve_classes
 from .inferencer import load_config
 from .inputs import (DEFAULT_MAX_PIXELS, ImageInput, ImagePreparer,
                      expand_inputs)
-from .mask_source import read_task_masks
+from .mask_source import mask_file_config, read_task_masks, recorded_classes
 from .results import to_results
 
 MIB = 1024**2
@@ -140,6 +140,13 @@ class RMTTaskServer:
         server._cfg = cfg
         return server
 
+    @classmethod
+    def from_mask_file(cls, mask_file: str, **kwargs) -> 'RMTTaskServer':
+        """:meth:`from_config` on the config a mask file records (its CLIP,
+        test pipeline and classes), so that no training config or data is
+        needed; the mask file itself is not added as a task."""
+        return cls.from_config(mask_file_config(mask_file), **kwargs)
+
     # ------------------------------------------------------------ tasks
     @property
     def tasks(self) -> List[str]:
@@ -159,7 +166,11 @@ class RMTTaskServer:
                 f'{self.tasks or "no tasks yet"}. Add it with add_task().')
         return self._tasks[name]
 
-    def _classes(self, classnames, templates):
+    def _classes(self, classnames, templates, mask_file=None):
+        if classnames is None and mask_file is not None:
+            recorded = recorded_classes(mask_file)
+            if recorded is not None:
+                return recorded[0], tuple(templates or recorded[1])
         if classnames is None and self.default_classes is None:
             cfg = getattr(self, '_cfg', None)
             if cfg is None:
@@ -179,6 +190,9 @@ class RMTTaskServer:
                  templates: Optional[Sequence[str]] = None,
                  replace: bool = False) -> RMTTask:
         """Registers a task; ``mask_file=None`` makes it zero-shot CLIP.
+        Without ``classnames`` the task classifies among the classes its
+        mask file was trained on (or, for older mask files and zero-shot
+        tasks, the server's default classes).
 
         Raises:
             ValueError: If the name is not a non-blank string or is taken
@@ -190,7 +204,8 @@ class RMTTaskServer:
             raise ValueError(f'A task name must be a non-blank string, got '
                              f'{name!r}.')
         self._refuse_taken(name, replace)
-        classnames, templates = self._classes(classnames, templates)
+        classnames, templates = self._classes(classnames, templates,
+                                              mask_file)
         # Text features never depend on the active task: outside the lock.
         task = RMTTask(name, classnames, templates,
                        class_text_features(self.backbone, classnames,

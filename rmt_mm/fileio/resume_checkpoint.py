@@ -100,6 +100,16 @@ def to_plain_checkpoint(checkpoint: dict) -> None:
         version=1, checksum=content_checksum(checkpoint))
 
 
+def mask_file_refusal(path: str) -> FileRefusedError:
+    """The refusal of a mask file given where a run is resumed."""
+    return FileRefusedError(
+        f'{path!r} is a mask file (the evaluation output of a run, 1 bit '
+        'per mask entry), not a resume checkpoint: resume from the '
+        'epoch_N.pth checkpoints in the work dir (--resume without a path '
+        'picks the newest), or evaluate the masks with tools/test.py CONFIG '
+        f'{path}.')
+
+
 def load_resume_checkpoint(path: str, map_location: Any = 'cpu') -> dict:
     """Loads a checkpoint for ``load_from`` or ``--resume`` and checks that
     it is intact.
@@ -111,12 +121,7 @@ def load_resume_checkpoint(path: str, map_location: Any = 'cpu') -> dict:
     checkpoint = safe_load(path, map_location, _legacy_globals())
     if isinstance(checkpoint, dict) and checkpoint.get(
             'format') == MASK_FORMAT:
-        raise FileRefusedError(
-            f'{path!r} is a mask file (the evaluation output of a run, 1 bit '
-            'per mask entry), not a resume checkpoint: resume from the '
-            'epoch_N.pth checkpoints in the work dir (--resume without a '
-            'path picks the newest), or evaluate the masks with '
-            f'tools/test.py CONFIG {path}.')
+        raise mask_file_refusal(path)
     if not isinstance(checkpoint, dict):
         raise FileRefusedError(
             f'{path!r} holds a {type(checkpoint).__name__}, not a '

@@ -313,6 +313,13 @@ class MaskedCLIP(BaseModule):
         self.masks.set_hard_masks(masks)
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # A mask file handed over as a checkpoint (mask_file_checkpoint):
+        # load and check it, then let the scores load as a checkpoint's.
+        mask_file = state_dict.pop(prefix + 'mask_file', None)
+        if mask_file is not None:
+            self.load_masks(mask_file, self.allow_other_weights)
+            state_dict.update({f'{prefix}masks.{k}': v for k, v in
+                               self.masks.state_dict().items()})
         # A checkpoint may carry another selection than the config's
         # default (e.g. chosen by ParameterSelector): follow the checkpoint.
         names = names_in_state_dict(state_dict, prefix + 'masks.')
@@ -333,8 +340,15 @@ class MaskedCLIP(BaseModule):
                 {name: params[name] for name in names})
         return self._fingerprints[names]
 
-    def save_masks(self, path: str, **meta) -> int:
+    def save_masks(self, path: str,
+                   state: Optional[Dict[str, Tensor]] = None,
+                   **meta) -> int:
         """Writes the hard masks (1 bit per entry) and metadata to ``path``.
+
+        Args:
+            path: The mask file.
+            state: Tensors of trained classifier parts to keep with them.
+            **meta: More metadata (plain data).
 
         Returns:
             The file size in bytes.
@@ -349,7 +363,7 @@ class MaskedCLIP(BaseModule):
             selection=self.selection,
             sparsity=self.sparsity()['overall'],
             rmt_mm_version=__version__)
-        return save_mask_file(path, self.hard_masks(), meta)
+        return save_mask_file(path, self.hard_masks(), meta, state)
 
     def load_masks(self, path: str, allow_other_weights: bool = False
                    ) -> None:

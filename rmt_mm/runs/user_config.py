@@ -39,4 +39,4 @@ class CfgOptionsAction(DictAction):
         return DictAction._parse_int_float_bool(_unquoted(text))
 
 
-__all__ = ['CfgOptionsAction', 'read_config']
+__all__ = ['CfgOptionsAction']

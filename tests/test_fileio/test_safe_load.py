@@ -11,7 +11,7 @@ from mmengine.logging import HistoryBuffer
 from mmengine.runner.checkpoint import _load_checkpoint, load_from_http
 from rmt_testing import TINY_VIT, load_tool, save_random_weights
 
-from rmt_mm.models import MaskedCLIP
+from rmt_mm.models import MaskedCLIP, RMTClassifier
 from rmt_mm.models.open_clip_loader import build_open_clip
 from rmt_mm.fileio import (FileRefusedError, checkpoint_kind,
                            content_checksum, load_mask_file, safe_load)
@@ -268,10 +268,26 @@ def test_old_resume_checkpoints_load_with_a_warning(tmp_path, warnings):
     assert any('carries no checksum' in m for m in warnings)
 
 
-def test_a_mask_file_is_not_a_resume_checkpoint(mask_file):
-    with pytest.raises(FileRefusedError,
-                       match='is a mask file .* not a resume checkpoint'):
-        _load_checkpoint(mask_file[0])
+def test_a_mask_file_loads_where_a_checkpoint_does(mask_file):
+    """load_from and mmpretrain.get_model(..., pretrained=MASKS) hand a mask
+    file to MaskedCLIP, which checks it against its weights and loads it
+    (a --resume from it is refused: tests/test_tools/test_refusals.py)."""
+    from mmengine.runner.checkpoint import load_checkpoint
+    path, weights = mask_file
+    checkpoint = _load_checkpoint(path)
+    assert checkpoint['state_dict'] == {'backbone.mask_file': path}
+    expected, _ = load_mask_file(path)
+    model = RMTClassifier(backbone=dict(type='MaskedCLIP', arch=TINY_VIT,
+                                        pretrained=weights),
+                          classnames=('a', 'b'))
+    load_checkpoint(model, path)
+    # Booleans: exact.
+    assert all(torch.equal(model.backbone.hard_masks()[n], expected[n])
+               for n in expected)
+    other = RMTClassifier(backbone=dict(type='MaskedCLIP', arch=TINY_VIT),
+                          classnames=('a', 'b'))
+    with pytest.raises(FileRefusedError, match='learned on other weights'):
+        load_checkpoint(other, path)
 
 
 def test_checksum_sees_values_dtypes_and_order():

@@ -11,6 +11,7 @@ from rmt_testing import REPO as ROOT
 from rmt_testing import TINY_VIT, load_tool
 
 from rmt_mm.models import MaskedCLIP
+from rmt_mm.runs.benchmark import building, methods
 
 FIGURES = ('rmt_step_s', 'finetune_step_s', 'forward_s', 'rmt_peak_mb',
            'finetune_peak_mb', 'eval_masked_ips', 'eval_exported_ips',
@@ -136,14 +137,13 @@ def test_methods_mode_times_only_the_methods(tmp_path):
                                           'tip_adapter_f_rmt')])
 def test_folded_combination_runs_its_base_methods_operations(
         base, combo, monkeypatch):
-    benchmark = load_tool('benchmark')
-    args = benchmark.parse_args(['--arch-json', json.dumps(TINY_VIT),
-                                 '--batch-size', '2'])
-    images, _ = benchmark.make_batch(benchmark.build_method(base, args), args)
-    base_ops = benchmark.evaluation_operations(
-        benchmark.build_for_evaluation(base, args), images)
-    combination = benchmark.build_for_evaluation(combo, args)
-    assert benchmark.evaluation_operations(combination, images) == base_ops
+    args = load_tool('benchmark').parse_args([
+        '--arch-json', json.dumps(TINY_VIT), '--batch-size', '2'])
+    images, _ = building.make_batch(methods.build_method(base, args), args)
+    base_ops = methods.evaluation_operations(
+        methods.build_for_evaluation(base, args), images)
+    combination = methods.build_for_evaluation(combo, args)
+    assert methods.evaluation_operations(combination, images) == base_ops
     # Masks applied again on every forward (no folding) are seen.
     fold = MaskedCLIP.effective_weights
 
@@ -152,4 +152,4 @@ def test_folded_combination_runs_its_base_methods_operations(
         return fold(self)
 
     monkeypatch.setattr(MaskedCLIP, 'effective_weights', refold)
-    assert benchmark.evaluation_operations(combination, images) != base_ops
+    assert methods.evaluation_operations(combination, images) != base_ops

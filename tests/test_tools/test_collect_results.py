@@ -5,13 +5,15 @@ import os.path as osp
 
 import numpy as np
 import pytest
-from rmt_testing import load_tool
+from rmt_testing import run_tool
 
+from rmt_mm.runs.collect import collect
+from rmt_mm.runs.collect.records import Record, scan
+from rmt_mm.runs.collect.tables import (FewShotTable, base_to_new_section,
+                                         domain_section)
 from rmt_mm.runs.experiments import (PAPER_DATASETS, REPORTED,
                                       REPORTED_AVERAGE, REPORTED_METHODS,
                                       metrics_path, run_dir, zero_shot_dir)
-
-collect = load_tool('collect_results')
 
 # Float comparisons here: the metrics are literals the tests write (copied,
 # so == is exact), and means, standard deviations and harmonic means are
@@ -58,14 +60,14 @@ def test_scan_reads_every_metrics_file_and_skips_bad_ones(sweep_root):
     with open(osp.join(folder, 'metrics_base.json'), 'w') as f:
         f.write('{"accuracy/to')
     with pytest.warns(UserWarning, match='Skipping'):
-        records = collect.scan(sweep_root)
+        records = scan(sweep_root)
     assert len(records) == 8
-    assert collect.Record('dtd', False, 16, 3, None, 72.0) in records
-    assert collect.Record('demo', False, 0, None, None, 30.0) in records
+    assert Record('dtd', False, 16, 3, None, 72.0) in records
+    assert Record('demo', False, 0, None, None, 30.0) in records
 
 
 def test_few_shot_table_numbers(sweep_root):
-    table = collect.FewShotTable(collect.scan(sweep_root))
+    table = FewShotTable(scan(sweep_root))
     assert table.datasets == ['dtd', 'demo']
     assert table.shots == [0, 1, 16]
     stat = table.measured('dtd', 16)
@@ -94,14 +96,14 @@ def test_reported_average_over_the_shown_datasets(tmp_path):
     root = str(tmp_path)
     for dataset in ('dtd', 'eurosat'):
         write(metrics_path(run_dir(root, dataset, 4, 1)), 60.0)
-    table = collect.FewShotTable(collect.scan(root))
+    table = FewShotTable(scan(root))
     assert table.datasets == ['eurosat', 'dtd']  # the paper's order
     assert table.reported('average', 4) == pytest.approx(
         (REPORTED[4]['dtd'] + REPORTED[4]['eurosat']) / 2)
     for dataset in PAPER_DATASETS:
         write(metrics_path(run_dir(root, dataset, 4, 1)), 60.0)
         write(metrics_path(run_dir(root, dataset, 32, 1)), 70.0)
-    table = collect.FewShotTable(collect.scan(root))
+    table = FewShotTable(scan(root))
     assert table.reported('average', 4) == REPORTED_AVERAGE[4]
     # The paper has no 32-shot runs: the row has no reported line.
     assert table.reported('average', 32) is None
@@ -121,9 +123,9 @@ def test_base_to_new_and_domain_sections(tmp_path):
     write(metrics_path(run_dir(root, 'imagenet', 16, 1)), 73.0)
     write(metrics_path(run_dir(root, 'imagenet', 16, 1), 'imagenet_v2'),
           64.0)
-    records = collect.scan(root)
+    records = scan(root)
 
-    lines, rows = collect.base_to_new_section(records)
+    lines, rows = base_to_new_section(records)
     assert '| DTD | zero-shot CLIP | 60.00 | 50.00 | 54.55 |' in lines
     assert ('| DTD | R-AMT (16 shots) | 80.00 ± 1.00 | 60.00 ± 1.00 | '
             '68.57 |') in lines
@@ -131,17 +133,17 @@ def test_base_to_new_and_domain_sections(tmp_path):
          and r['shots'] == 16]
     assert h[0]['mean'] == pytest.approx(68.5714, abs=1e-4)
 
-    lines, rows = collect.domain_section(records)
+    lines, rows = domain_section(records)
     assert '| R-AMT (16 shots) | 73.00 | 64.00 | – | – | – |' in lines
     assert {r['test_set'] for r in rows} == {'imagenet', 'imagenet_v2'}
     # The few-shot table ignores the base-to-new and variant files.
-    table = collect.FewShotTable(records)
+    table = FewShotTable(records)
     assert table.datasets == table.columns == ['imagenet']
 
 
 def test_collect_writes_markdown_csv_and_plot(sweep_root, tmp_path):
     out_dir = str(tmp_path / 'out')
-    outputs = collect.collect(sweep_root, out_dir)
+    outputs = collect(sweep_root, out_dir)
     assert set(outputs) == {'markdown', 'csv', 'plot'}
     with open(outputs['plot'], 'rb') as f:
         assert f.read(8) == b'\x89PNG\r\n\x1a\n'
@@ -162,10 +164,10 @@ def test_collect_without_few_shot_runs_has_no_plot(tmp_path):
     root = str(tmp_path)
     folder = run_dir(root, 'dtd', 16, 1, base_to_new=True)
     write(metrics_path(folder, 'base'), 80.0)
-    outputs = collect.collect(root, str(tmp_path / 'out'))
+    outputs = collect(root, str(tmp_path / 'out'))
     assert 'plot' not in outputs
     with pytest.raises(FileNotFoundError, match='sweep.py'):
-        collect.collect(str(tmp_path / 'out'), str(tmp_path / 'out2'))
+        collect(str(tmp_path / 'out'), str(tmp_path / 'out2'))
 
 
 def test_methods_side_by_side(sweep_root, tmp_path):
@@ -174,7 +176,7 @@ def test_methods_side_by_side(sweep_root, tmp_path):
         write(metrics_path(run_dir(coop, 'dtd', 16, seed)), value)
     write(metrics_path(run_dir(osp.join(sweep_root, 'tip_adapter'), 'dtd',
                                16, 1)), 66.0)
-    outputs = collect.collect(sweep_root, str(tmp_path / 'out'))
+    outputs = collect(sweep_root, str(tmp_path / 'out'))
     text = open(outputs['markdown']).read()
     table = text[text.index('## Methods side by side'):]
     rows = [line for line in table.splitlines() if line.startswith('| ')]
@@ -193,3 +195,15 @@ def test_methods_side_by_side(sweep_root, tmp_path):
     methods = [r['method'] for r in csv.DictReader(open(outputs['csv']))
                if r['section'] == 'methods']
     assert {'CoOp', 'Tip-Adapter', 'R-AMT', 'zero-shot CLIP'} <= set(methods)
+
+
+def test_the_tool_prints_the_tables_and_the_files_it_wrote(sweep_root,
+                                                            tmp_path):
+    out_dir = str(tmp_path / 'out')
+    code, output = run_tool('collect_results', sweep_root, '--out-dir',
+                            out_dir)
+    assert code == 0, output
+    assert output.startswith('# R-AMT results (accuracy/top1)')
+    for kind, name in (('markdown', 'results.md'), ('csv', 'results.csv'),
+                       ('plot', 'accuracy_vs_shots.png')):
+        assert f'{kind}: {osp.join(out_dir, name)}' in output

@@ -24,6 +24,7 @@ from rmt_mm.engine.hooks.parameter_selector import ParameterSelector
 from rmt_mm.models import MaskedCLIP
 from rmt_mm.fileio import FileRefusedError
 from rmt_mm.runs import sweep
+from rmt_mm.runs.collect import collect
 from rmt_mm.runs.experiments import metrics_path, run_dir
 from rmt_mm.runs.refusals import DEBUG_VARIABLE
 from rmt_mm.fileio.resume_checkpoint import (load_resume_checkpoint,
@@ -326,7 +327,6 @@ def test_case8_the_sweep_reruns_broken_metrics(tmp_path, capsys):
 
 
 def test_case8_collect_marks_cells_with_fewer_seeds(tmp_path):
-    collect = load_tool('collect_results')
     root = str(tmp_path / 'sweep')
     for seed, text in ((1, '{"accuracy/top1": 50.0}'),
                        (2, '{"accuracy/top1": NaN}')):
@@ -335,13 +335,13 @@ def test_case8_collect_marks_cells_with_fewer_seeds(tmp_path):
         with open(path, 'w') as f:
             f.write(text)
     with pytest.warns(UserWarning, match='Skipping'):
-        outputs = collect.collect(root, str(tmp_path / 'out'))
+        outputs = collect(root, str(tmp_path / 'out'))
     table = open(outputs['markdown']).read()
     assert '| 16 | measured (ours) | 50.00 (n=1) |' in table
     # --seeds: a seed that never started counts as asked too.
     os.remove(metrics_path(run_dir(root, 'dtd', 16, 2)))
     os.rmdir(run_dir(root, 'dtd', 16, 2))
-    outputs = collect.collect(root, str(tmp_path / 'out'), seeds=3)
+    outputs = collect(root, str(tmp_path / 'out'), seeds=3)
     assert '| 16 | measured (ours) | 50.00 (n=1) |' in open(
         outputs['markdown']).read()
 

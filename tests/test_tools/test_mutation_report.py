@@ -1,22 +1,21 @@
-"""tools/mutation_report.py: the kill rate with and without the equivalent
-mutants the doc lists."""
-from rmt_testing import load_tool
+"""tools/mutation_report.py (rmt_mm/runs/mutation_report.py): the kill rate
+with and without the equivalent mutants the doc lists."""
+from rmt_mm.runs import mutation_report as report
 
-report = load_tool('mutation_report')
+VERDICTS = {
+    'm.f__mutmut_1': 'killed', 'm.f__mutmut_2': 'timeout',
+    'm.f__mutmut_3': 'survived', 'm.f__mutmut_4': 'survived',
+    'm.f__mutmut_5': 'no tests', 'm.f__mutmut_6': 'not checked'}
 
 
-def test_kill_rate_subtracts_listed_equivalent_mutants(tmp_path, capsys,
-                                                        monkeypatch):
+def test_kill_rate_subtracts_listed_equivalent_mutants(tmp_path, capsys):
     doc = tmp_path / 'mutation_testing.md'
     doc.write_text('- `m.f__mutmut_3`: returns the same value\n'
                    'text `m.f__mutmut_4` in prose is not a listing\n')
-    monkeypatch.setattr(report, 'DOC', str(doc))
-    monkeypatch.setattr(report, 'verdicts', lambda: {
-        'm.f__mutmut_1': 'killed', 'm.f__mutmut_2': 'timeout',
-        'm.f__mutmut_3': 'survived', 'm.f__mutmut_4': 'survived',
-        'm.f__mutmut_5': 'no tests', 'm.f__mutmut_6': 'not checked'})
-    assert report.equivalent_mutants(str(doc)) == {'m.f__mutmut_3'}
-    assert report.main() == 0
+    equivalent = report.equivalent_mutants(str(doc))
+    assert equivalent == {'m.f__mutmut_3'}
+    assert report.print_report(VERDICTS, equivalent,
+                               str(tmp_path / 'mutants')) == 0
     out = capsys.readouterr().out
     # Rates are ratios of small integers in Python float64 (40.0 and 50.0
     # come out exactly), formatted to one decimal: exact on any machine.
@@ -26,7 +25,7 @@ def test_kill_rate_subtracts_listed_equivalent_mutants(tmp_path, capsys,
     assert 'm.f__mutmut_5: no tests' in out
     assert 'm.f__mutmut_3' not in out.split('Survivors')[1]
     # Per module: 5 tested, 1 not run, 2 killed, 1 equivalent: 2/4.
-    row, = report.module_rates(report.verdicts(), {'m.f__mutmut_3'})
+    row, = report.module_rates(VERDICTS, {'m.f__mutmut_3'})
     assert row == dict(module='m', tested=5, killed=2, equivalent=1,
                        rate=50.0, **{'not run': 1})
     assert 'm' + ' ' * 39 + '       5        1       2       1      50.0%' \

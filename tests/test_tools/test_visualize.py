@@ -6,6 +6,7 @@ import torch
 from rmt_testing import load_tool
 
 from rmt_mm.fileio import FileRefusedError, save_mask_file
+from rmt_mm.runs import plots
 
 PNG = b'\x89PNG\r\n\x1a\n'
 
@@ -32,7 +33,7 @@ def masks():
 
 
 def test_sparsity_grid_numbers(masks):
-    grid = visualize.sparsity_grid(masks)
+    grid = plots.sparsity_grid(masks)
     assert grid.rows == ['outside blocks', 'block 0', 'block 1']
     assert grid.columns == ['conv1', 'attn.in_proj', 'attn.out_proj']
     # Exact: ratios of small integers that are exactly representable; the
@@ -54,7 +55,7 @@ def test_sparsity_grid_numbers(masks):
     ('visual.conv1', ('outside blocks', 'conv1')),
 ])
 def test_locate(name, cell):
-    assert visualize.locate(name) == cell
+    assert plots.locate(name) == cell
 
 
 def test_masks_command_draws_a_png(masks, tmp_path):
@@ -83,7 +84,7 @@ SELECTION = dict(
 
 
 def test_selection_bars():
-    bars = visualize.selection_bars(SELECTION)
+    bars = plots.selection_bars(SELECTION)
     # Exact: scores are copied from the record.
     assert [(b.label, b.score, b.params, b.selected) for b in bars] == [
         ('block 0 attn', 0.5, 30, True),
@@ -91,7 +92,7 @@ def test_selection_bars():
         ('conv1', 0.3, 8, True),
     ]
     with pytest.raises(ValueError, match='importance'):
-        visualize.selection_bars(
+        plots.selection_bars(
             dict(mode='fixed', groups=[], selected_names=['x']))
 
 
@@ -105,7 +106,7 @@ def test_selection_command_draws_a_png(tmp_path):
 
 
 def test_training_curves_of_a_run(trained_run, tmp_path):
-    curves = visualize.training_curves(str(trained_run.work_dir))
+    curves = plots.training_curves(str(trained_run.work_dir))
     updates = trained_run.updates
     epochs = trained_run.cfg.train_cfg.max_epochs
     assert curves.updates == list(range(1, updates + 1))
@@ -123,4 +124,4 @@ def test_training_curves_of_a_run(trained_run, tmp_path):
 def test_training_curves_need_the_flip_record(tmp_path):
     with pytest.raises(FileRefusedError, match='holds no per-update mask '
                        'record'):
-        visualize.training_curves(str(tmp_path))
+        plots.training_curves(str(tmp_path))

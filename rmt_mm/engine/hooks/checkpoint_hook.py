@@ -8,7 +8,8 @@ from mmengine.model import is_model_wrapper
 from mmpretrain.registry import HOOKS
 
 from ...models import MaskedCLIP
-from ...fileio.resume_checkpoint import to_plain_checkpoint
+from ...fileio.mask_file import MASK_FILE_KEY
+from ...fileio.resume_checkpoint import mask_file_refusal, to_plain_checkpoint
 
 #: ``interval='auto'`` writes about this many checkpoints per run (plus the
 #: last epoch's), whatever its length.
@@ -69,8 +70,11 @@ class RMTCheckpointHook(CheckpointHook):
         to_plain_checkpoint(checkpoint)
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-        backbone = _masked_clip(runner)
         state = checkpoint.get('state_dict') or {}
+        if MASK_FILE_KEY in state and getattr(runner, '_resume', False):
+            # load_from takes a mask file; a resume needs the training state.
+            raise mask_file_refusal(state[MASK_FILE_KEY])
+        backbone = _masked_clip(runner)
         if backbone is None or not any('masks.scores.' in key
                                        for key in state):
             return  # nothing learned on particular weights

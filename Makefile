@@ -29,8 +29,12 @@ app: $(STAMP)
 	    --examples demo_output/data/compositions/test \
 	    --cfg-options test_dataloader.dataset.data_root=demo_output/data/compositions
 
+# Two workers (one torch thread each; tests/conftest.py), a test file per
+# worker at a time; the 15 slowest tests are printed so that slowness stays
+# visible. TEST_JOBS=0 runs everything in one process.
+TEST_JOBS ?= 2
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_JOBS) --dist loadfile --durations=15
 
 # Mutation testing of the core modules (slow, not in CI): mutmut mutates
 # them, runs the tests listed in setup.cfg [mutmut] that reach each mutant,

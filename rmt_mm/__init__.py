@@ -8,11 +8,14 @@ warnings.filterwarnings(
     'ignore', message='Fail to import ``MultiScaleDeformableAttention``')
 from . import patches
 from . import datasets, engine, models  # noqa: F401  (registers components)
+from .apis.model_hub import register_models
 from .version import __version__
 
 # Explicitly, once: every Runner built from rmt_mm's configs reaches rmt_mm
 # through custom_imports, and needs safe checkpoint loading and atomic
 # writes (rmt_mm/patches.py says why).
 patches.apply()
+# mmpretrain.list_models / get_model know the configs of model-index.yml.
+register_models()
 
 __all__ = ['__version__']

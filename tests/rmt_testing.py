@@ -54,7 +54,7 @@ _base_ = ['{repo}/configs/_base_/default_runtime.py',
           '{repo}/configs/_base_/schedules/rmt_adam_30e.py']
 model = dict(
     type='RMTClassifier',
-    backbone=dict(type='MaskedCLIP', arch={arch!r}),
+    backbone=dict(type='RMTMaskedCLIP', arch={arch!r}),
     data_preprocessor=dict(
         mean=[122.770938, 116.7460125, 104.09373615],
         std=[68.5005327, 66.6321579, 70.32316305], to_rgb=True))
@@ -75,7 +75,7 @@ test_pipeline = [
          interpolation='bicubic'),
     dict(type='CenterCrop', crop_size=32),
     dict(type='PackInputs')]
-dataset = dict(type='FewShotImageFolder', data_root={data_root!r},
+dataset = dict(type='RMTFewShotImageFolder', data_root={data_root!r},
                num_shots=4, seed=1, subsample={subsample!r})
 loader = dict(num_workers=0, collate_fn=dict(type='default_collate'))
 train_dataloader = dict(

@@ -49,7 +49,7 @@ def test_gradient_dropout_lambda():
 
 def test_optim_wrapper_without_the_regularisation_loss():
     model = RMTClassifier(
-        backbone=dict(type='MaskedCLIP', arch=TINY_VIT),
+        backbone=dict(type='RMTMaskedCLIP', arch=TINY_VIT),
         classnames=('a', 'b'), regularizer=None)
     loss = sum(p.sum() for p in model.parameters() if p.requires_grad)
     wrapper = wrapper_over_every_parameter(model, lam=0.5)
@@ -94,12 +94,13 @@ def test_long_name_lists_are_cut():
 
 
 def test_run_switches():
-    cfg = Config(dict(train_dataloader=dict(dataset=dict(type='FewShotDTD'))))
+    cfg = Config(dict(train_dataloader=dict(
+        dataset=dict(type='RMTFewShotDTD'))))
     assert message_of(ValueError, set_shots_and_seed, cfg, shots=0) == (
         '--shots must be positive, got 0.')
     assert message_of(ValueError, set_shots_and_seed, cfg,
                       data_root='/data') == (
-        "--data-root: the dataset 'FewShotDTD' has no data_root to move.")
+        "--data-root: the dataset 'RMTFewShotDTD' has no data_root to move.")
 
 
 def test_file_that_is_no_checkpoint(tmp_path):

@@ -4,12 +4,14 @@ other in a circle.
 The rule, from the bottom up (a layer may import its own and lower
 layers, never a higher one):
 
-    version -> fileio -> datasets -> models -> engine -> apis -> runs
+    version -> registry -> fileio -> datasets -> models -> engine -> apis
+    -> runs
 
-``fileio`` (files, checksums, safe loading, config reading) knows nothing
-of rmt_mm; ``apis`` (inferencer, task server) sits on the models;
+``registry`` (the rule for registered names, the old names' aliases)
+and ``fileio`` (files, checksums, safe loading, config reading) know
+nothing of rmt_mm; ``apis`` (inferencer, task server) sits on the models;
 ``runs`` (recipes, launch, work dirs and the tools' logic: sweep, results,
-benchmark) may use everything. ``patches`` (mmengine
+benchmark, demo) may use everything. ``patches`` (mmengine
 patches) may use ``fileio`` only, and the package's ``__init__`` ties it
 all together. Every import counts, including those inside functions.
 """
@@ -19,8 +21,8 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).parents[1] / 'rmt_mm'
-LAYERS = ('version', 'fileio', 'datasets', 'models', 'engine', 'apis',
-          'runs')
+LAYERS = ('version', 'registry', 'fileio', 'datasets', 'models', 'engine',
+          'apis', 'runs')
 #: Modules outside the layers, and the layers they may import.
 OUTSIDE = {'patches': {'fileio'}, '__init__': set(LAYERS) | {'patches'}}
 
@@ -120,6 +122,34 @@ def test_no_modules_import_each_other_in_a_circle():
     for node in sorted(edges):
         if node not in state:
             visit(node)
+
+
+def test_projects_are_imported_only_inside_functions():
+    """The projects' packages (projects/*/<package>, e.g. rmt_miniature) are
+    not part of rmt_mm: a module may import one only inside a function, so
+    that importing rmt_mm never needs them."""
+    projects = {p.parent.name for p in
+                PACKAGE.parent.glob('projects/*/*/__init__.py')}
+    assert 'rmt_miniature' in projects
+    at_import = []
+    for path in PACKAGE.rglob('*.py'):
+        tree = ast.parse(path.read_text(), str(path))
+        inside = {id(node) for function in ast.walk(tree)
+                  if isinstance(function, (ast.FunctionDef,
+                                           ast.AsyncFunctionDef))
+                  for node in ast.walk(function)}
+        for node in ast.walk(tree):
+            if id(node) in inside:
+                continue
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                names = [node.module or '']
+            else:
+                continue
+            at_import += [f'{module_name(path)}: {n}' for n in names
+                          if n.split('.')[0] in projects]
+    assert at_import == []
 
 
 def test_the_check_finds_an_upward_import(tmp_path, monkeypatch):

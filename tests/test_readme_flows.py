@@ -18,7 +18,9 @@ import subprocess
 import sys
 
 import pytest
-from rmt_testing import REPO, load_tool
+from rmt_testing import REPO, ToolResult, run_tool
+
+from rmt_mm.runs import demo
 
 READMES = ('README.md', 'configs/rmt/README.md')
 DEMO = 'configs/demo/rmt_tiny_digits.py'
@@ -31,9 +33,11 @@ SUBSTITUTIONS = (
      'work_dirs/demo_importance/mask_selection.json'),
     (r'work_dirs/(RUN|<run>)/', 'work_dirs/rmt_tiny_digits/'),
     (r'\bMASKS\b', 'work_dirs/rmt_tiny_digits/masks_final.pth'),
-    # The digits demo's mask file: the demo config's run above.
-    (r'demo_output/work/digits/masks_final\.pth',
+    # The demo's mask file and test images: the demo config's run above, on
+    # the workspace's digits.
+    (r'demo_output/work/\w+/masks_final\.pth',
      'work_dirs/rmt_tiny_digits/masks_final.pth'),
+    (r'demo_output/data/\w+/test\b', 'demo_output/data/test'),
     # A dataset folder ($DATA): the workspace's, which holds demo_output/data.
     (r'--data-root /datasets\b', '--data-root demo_output'),
     # An image of one's own: a folder of the demo's digits.
@@ -50,12 +54,9 @@ SUBSTITUTIONS = (
 #: (pattern, reason) of commands that cannot run here.
 NOT_RUN = (
     (r'^make test\b', 'is the test suite itself'),
-    (r'^pip install\b', 'installs packages; make test installs the [demo] '
-     'extra itself'),
-    (r'tools/app\.py\b', 'serves a web page until stopped; '
-     'tests/test_tools/test_app.py drives it in headless Chromium'),
-    (r'^make demo\b', 'the 20-epoch demo; its steps (tools/train.py, '
-     'test.py, visualize.py on the demo config) are the commands run here'),
+    (r'^make demo\b', 'the 30-epoch demo on the miniature CLIP; its steps '
+     '(tools/train.py, test.py, visualize.py on the demo config) are the '
+     'commands run here'),
     (r'dist_train\.sh|dist_test\.sh',
      'needs several processes; tests/test_engine/test_distributed.py runs '
      'tools/dist_train.sh on 2 CPU processes'),
@@ -63,12 +64,6 @@ NOT_RUN = (
     (r'--amp\b', 'mixed precision needs a GPU'),
     (r'^DATASETS=', 'a shell variable for the dataset sweeps below'),
     (r'--datasets\b', "CoOp's datasets cannot be downloaded offline"),
-    (r'miniature\.py table\b',
-     'the miniature table is a sweep of about 30 trainings (tens of '
-     'minutes); tests/test_miniature checks its figures on fixed runs'),
-    (r'demo\.py --methods|^make demo-methods\b',
-     'every method end to end on the digits (minutes); each method trains '
-     'and tests in tests/test_models and tests/test_tools/test_sweep.py'),
     (r'collect_results\.py work_dirs/sweep\b',
      'collects the dataset sweeps, which cannot run offline; the demo '
      "sweep's collection runs"),
@@ -132,7 +127,6 @@ test_dataloader = val_dataloader
 def workspace(tmp_path_factory):
     root = tmp_path_factory.mktemp('readme')
     os.symlink(osp.join(REPO, 'tools'), root / 'tools')
-    demo = load_tool('demo')
     demo.write_digits(str(root / 'demo_output' / 'data'))
     demo_config = osp.join(REPO, DEMO)
     demo.write_random_clip(str(root / 'demo_output' / 'tiny_clip_random.pt'),
@@ -155,20 +149,31 @@ def test_every_readme_command_is_run_or_explained():
             'any more: remove it.')
 
 
-def test_readme_commands_run_on_the_demo(workspace):
+def run_command(command: str, cwd: str) -> ToolResult:
+    """Runs one README command from ``cwd``: ``python tools/<name>.py ...``
+    in this process (as :func:`run_tool` does; the tools' start-up is most of
+    a tiny run's time), anything else as a real process."""
+    argv = shlex.split(command)
+    tool = re.fullmatch(r'tools/(\w+)\.py', argv[1]) if (
+        argv[0] == 'python' and len(argv) > 1) else None
+    if tool:
+        return run_tool(tool.group(1), *argv[2:], cwd=cwd)
+    if argv[0] == 'python':
+        argv[0] = sys.executable
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         [REPO] + [p for p in [os.environ.get('PYTHONPATH')] if p]),
         PATH=f'{osp.dirname(sys.executable)}:{os.environ["PATH"]}')
+    result = subprocess.run(argv, cwd=cwd, env=env, capture_output=True,
+                            text=True, timeout=900)
+    return ToolResult(result.returncode, result.stdout + result.stderr)
+
+
+def test_readme_commands_run_on_the_demo(workspace):
     for where, command in [c for path in READMES
                            for c in shell_commands(path)]:
         if not_run_reason(command):
             continue
         command = substitute(command)
-        argv = shlex.split(command)
-        if argv[0] == 'python':
-            argv[0] = sys.executable
-        result = subprocess.run(argv, cwd=str(workspace), env=env,
-                                capture_output=True, text=True, timeout=900)
+        result = run_command(command, str(workspace))
         assert result.returncode == 0, (
-            f'{where}: `{command}` failed:\n{result.stdout[-3000:]}\n'
-            f'{result.stderr[-3000:]}')
+            f'{where}: `{command}` failed:\n{result.output[-6000:]}')

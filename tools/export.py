@@ -7,18 +7,15 @@ The result loads with open_clip itself, e.g.
 and runs as fast as the original model.
 """
 import argparse
-
-import torch
-from mmengine.runner import set_random_seed
-from mmpretrain.registry import MODELS
+from typing import Optional, Sequence
 
 import rmt_mm  # noqa: F401  (registers components, applies shims)
+from rmt_mm.apis.export import export_clip
 from rmt_mm.runs import refuse_bad_files
-from rmt_mm.fileio.config_file import read_config
 from rmt_mm.runs.user_config import CfgOptionsAction
 
 
-def parse_args(argv=None) -> argparse.Namespace:
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('config', help='the config the masks were trained '
                         'with (for the architecture and pretrained source)')
@@ -38,20 +35,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv=None) -> str:
+def main(argv: Optional[Sequence[str]] = None) -> str:
+    """Writes the state dict and returns its path."""
     args = parse_args(argv)
-    cfg = read_config(args.config)
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    # Without pretrained weights CLIP is drawn from the run's seed, as the
-    # Runner does before it builds the model.
-    seed = (cfg.get('randomness') or {}).get('seed')
-    if seed is not None:
-        set_random_seed(seed)
-    backbone = dict(cfg.model.backbone, mask_file=args.masks,
-                    allow_other_weights=args.allow_other_weights)
-    model = MODELS.build(backbone)
-    torch.save(model.export_state_dict(), args.out)
+    model = export_clip(args.config, args.masks, args.out, args.cfg_options,
+                        args.allow_other_weights)
     print(f'Wrote {args.out}: {model.arch!r} with '
           f'{model.sparsity()["overall"]:.2%} of the masked entries off')
     return args.out

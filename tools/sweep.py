@@ -6,6 +6,7 @@ from typing import Optional, Sequence
 
 from rmt_mm.runs import refuse_bad_files, sweep
 from rmt_mm.runs.experiments import METHODS, SEEDS, SHOTS
+from rmt_mm.runs.sweep_launchers import ASSUMED_STEP_SECONDS, LAUNCHERS
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -88,12 +89,57 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--dry-run',
         action='store_true',
-        help='print the commands of the unfinished runs and exit')
+        help='print the commands of the unfinished runs and the GPU-hours '
+        'of their trainings (and, for slurm, the job arrays), then exit')
+    parser.add_argument(
+        '--step-seconds',
+        type=float,
+        default=ASSUMED_STEP_SECONDS,
+        help='seconds per optimiser update of one run on its --gpus GPUs, '
+        'for the --dry-run estimate and the jobs\' default time limits; '
+        f'default {ASSUMED_STEP_SECONDS:g}: assumed for ViT-B/16 at batch '
+        '32 on one A100-class GPU, not measured; measure yours with python '
+        'tools/benchmark.py --device cuda --batch-size 32 (rmt_step_s)')
     parser.add_argument(
         '--fail-fast',
         action='store_true',
         help='stop at the first failed command (default: go on with the '
         'next run and exit 1 at the end)')
+    parser.add_argument(
+        '--launcher',
+        choices=LAUNCHERS,
+        default='local',
+        help='local: run here; slurm: submit one submitit job per run (job '
+        'arrays) and return; submitit-local: the same jobs, all at once, on '
+        "this machine through submitit's local executor, waiting for them")
+    parser.add_argument(
+        '--jobs',
+        type=int,
+        default=1,
+        metavar='N',
+        help='with --launcher local: N runs at once, each on its own '
+        '--gpus GPU(s), or without GPUs on 1/N of the CPU threads')
+    parser.add_argument(
+        '--status',
+        action='store_true',
+        help='show each run of the grid (pending, running, finished, '
+        'failed with its last error line) and the ETA, then exit')
+    slurm = parser.add_argument_group(
+        'slurm jobs', "override a config's slurm section and the defaults "
+        "from the run's dataset")
+    slurm.add_argument('--slurm-partition', metavar='NAME')
+    slurm.add_argument('--slurm-account', metavar='NAME')
+    slurm.add_argument('--slurm-gpus', type=int, metavar='N',
+                       help='GPUs per job (default: --gpus)')
+    slurm.add_argument('--slurm-cpus', type=int, metavar='N',
+                       help='CPUs per job (default: a CPU per data loader '
+                       'worker and per training process)')
+    slurm.add_argument('--slurm-mem-gb', type=float, metavar='GB',
+                       help='memory per job (default: 4 GB per CPU)')
+    slurm.add_argument('--slurm-time', type=int, metavar='MINUTES',
+                       help="time limit per job (default: twice the "
+                       "dataset's largest training at --step-seconds, plus "
+                       '30 minutes)')
     args = parser.parse_args(argv)
     if args.methods == ['all']:
         args.methods = list(METHODS)
@@ -122,6 +168,15 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                      '{method})')
     if args.gpus < 1:
         parser.error('--gpus must be at least 1')
+    if args.jobs < 1:
+        parser.error('--jobs must be at least 1')
+    if args.jobs > 1 and args.launcher != 'local':
+        parser.error('--jobs is for --launcher local (a scheduler runs the '
+                     'jobs of the other launchers at once)')
+    if args.status and args.dry_run:
+        parser.error('give --status or --dry-run, not both')
+    if args.step_seconds <= 0:
+        parser.error('--step-seconds must be positive')
     if any(k < 1 for k in args.shots):
         parser.error('--shots must be positive')
     return args

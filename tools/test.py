@@ -1,11 +1,16 @@
-"""Evaluate zero-shot CLIP (no checkpoint) or R-AMT masks."""
+"""Evaluate zero-shot CLIP (no checkpoint) or R-AMT masks; a progress bar
+of the test batches goes to stderr."""
 import argparse
 import os.path as osp
+import sys
 from typing import Optional, Sequence
 
 import mmengine
 from mmengine.config import Config
+from mmengine.dist import is_main_process
+from mmengine.hooks import Hook
 from mmengine.runner import Runner
+from mmengine.utils import ProgressBar
 
 import rmt_mm  # noqa: F401  (registers components, applies shims)
 from rmt_mm.fileio import checkpoint_kind
@@ -15,9 +20,15 @@ from rmt_mm.runs.launch import (add_common_args, apply_common_args,
 from rmt_mm.fileio.config_file import read_config
 
 TEST_SUBDIR = 'test'
+#: What ``--shots`` (and so ``--seed``'s few-shot draw) changes in a test.
+SHOTS_HELP = ('images per class of the training subset that a Tip-Adapter '
+              'cache is built from when the checkpoint holds none (its '
+              'alpha/beta search: min(K, 4) per class of validation); the '
+              'test split is always evaluated whole')
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    """The command line of ``tools/test.py``."""
     parser = argparse.ArgumentParser(
         description='Evaluate a CLIP with R-AMT masks')
     parser.add_argument('config', help='test config file path')
@@ -32,7 +43,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         action='store_true',
         help='apply a mask file or checkpoint to CLIP weights other than '
         'those it was learned on (refused by default)')
-    add_common_args(parser, 'test_dataloader.dataset.subsample=new')
+    add_common_args(parser, 'test_dataloader.dataset.subsample=new',
+                    shots_help=SHOTS_HELP)
     return parser.parse_args(argv)
 
 
@@ -56,14 +68,49 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     return cfg
 
 
+class TestProgressBar(Hook):
+    """A progress bar of the test batches on stderr, in the main process."""
+
+    priority = 'VERY_LOW'
+
+    def __init__(self) -> None:
+        self.bar: Optional[ProgressBar] = None
+
+    def before_test_epoch(self, runner: Runner) -> None:
+        if is_main_process():
+            self.bar = ProgressBar(len(runner.test_dataloader),
+                                   file=sys.stderr)
+
+    def after_test_iter(self, runner: Runner, batch_idx: int,
+                        data_batch=None, outputs=None) -> None:
+        if self.bar is not None:
+            self.bar.update()
+
+    def after_test_epoch(self, runner: Runner, metrics=None) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Ends the bar's line (also when the test stops midway, so that a
+        refusal starts a line of its own)."""
+        if self.bar is not None:
+            sys.stderr.write('\n')
+            self.bar = None
+
+
 def main(argv: Optional[Sequence[str]] = None) -> None:
+    """Evaluates the config's test split; ``--out`` dumps the metrics."""
     args = parse_args(argv)
     cfg = merge_args(read_config(args.config), args)
     if not cfg.get('test_dataloader'):
         raise ValueError('The config has no test_dataloader to evaluate on.')
     init_cpu_distributed(cfg, args.launcher)
     runner = Runner.from_cfg(cfg)
-    metrics = runner.test()
+    progress = TestProgressBar()
+    runner.register_hook(progress)
+    try:
+        metrics = runner.test()
+    finally:
+        progress.close()
     close_distributed()
     if args.out:
         mmengine.dump(metrics, args.out)

@@ -52,9 +52,10 @@ def main(argv: Optional[List[str]] = None) -> str:
     """Draws the requested picture and returns its path."""
     args = parse_args(argv)
     if args.command == 'masks':
-        masks, _ = load_mask_file(args.mask_file)
+        masks, meta = load_mask_file(args.mask_file)
         out = args.out or osp.splitext(args.mask_file)[0] + '_sparsity.png'
-        draw_sparsity(sparsity_grid(masks), out, args.mask_file)
+        draw_sparsity(sparsity_grid(masks, meta.get('arch')), out,
+                      args.mask_file)
     elif args.command == 'training':
         out = args.out or osp.join(args.work_dir, 'training.png')
         draw_training(training_curves(args.work_dir), out,

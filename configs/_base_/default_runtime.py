@@ -22,7 +22,7 @@ default_hooks = dict(
 custom_hooks = [
     dict(type='RMTClassPromptHook'),
     # Masks the model's mask_targets; mode='importance' chooses from data.
-    dict(type='ParameterSelector', mode='fixed'),
+    dict(type='RMTParameterSelector', mode='fixed'),
     # Evaluation files: masks at one bit per entry.
     dict(type='RMTMaskFileHook', interval=None),
     # New augmentations every epoch, drawn from (seed, epoch, sample).

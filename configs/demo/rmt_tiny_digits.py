@@ -9,7 +9,7 @@ _base_ = ['../_base_/default_runtime.py', '../_base_/schedules/rmt_adam_30e.py']
 model = dict(
     type='RMTClassifier',
     backbone=dict(
-        type='MaskedCLIP',
+        type='RMTMaskedCLIP',
         arch=dict(
             embed_dim=64,
             vision_cfg=dict(image_size=32, layers=4, width=128,
@@ -42,7 +42,7 @@ pipeline = [
     dict(type='PackInputs')
 ]
 dataset = dict(
-    type='FewShotImageFolder',
+    type='RMTFewShotImageFolder',
     data_root='demo_output/data',
     templates=('a photo of the digit {}.', ),
     num_shots=100,

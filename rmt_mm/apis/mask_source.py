@@ -7,6 +7,7 @@ from mmengine.config import Config
 from torch import Tensor
 
 from ..datasets.templates import PHOTO
+from ..fileio import mask_file
 from ..fileio.mask_file import load_mask_file, read_mask_file
 from ..fileio.safe_load import FileRefusedError
 from ..models import MaskedCLIP
@@ -50,14 +51,11 @@ def read_task_masks(path: str, clip: MaskedCLIP) -> Dict[str, Tensor]:
 
 def recorded_classes(path: str) -> Optional[Tuple[Tuple[str, ...],
                                                    Tuple[str, ...]]]:
-    """The class names and templates a mask file was trained on, or
-    ``None`` when it does not record them."""
-    _, meta, _ = read_mask_file(path)
-    model = (meta.get('inference') or {}).get('model') or {}
-    if not model.get('classnames'):
-        return None
-    return (tuple(model['classnames']),
-            tuple(model.get('templates') or PHOTO))
+    """The class names and templates a mask file was trained on (the
+    default templates when it records none), or ``None`` when it records no
+    classes."""
+    classes = mask_file.recorded_classes(path)
+    return classes and (classes[0], classes[1] or PHOTO)
 
 
 def mask_file_config(path: str) -> Config:

@@ -8,7 +8,7 @@ arguments and ``docs/data_preparation.md`` for downloading.
 
 Examples:
     >>> from mmpretrain.registry import DATASETS
-    >>> train = DATASETS.build(dict(type='FewShotDTD', data_root='data/dtd',
+    >>> train = DATASETS.build(dict(type='RMTFewShotDTD', data_root='data/dtd',
     ...                             split='train', num_shots=16, seed=1))
     >>> train.metainfo['templates']
     ('{} texture.',)
@@ -18,11 +18,12 @@ from typing import Dict, List, Sequence, Tuple
 
 from mmpretrain.registry import DATASETS
 
+from ..registry import register
 from . import templates
 from .fewshot import FewShotDataset, Item
 
 
-@DATASETS.register_module()
+@register(DATASETS, 'RMTFewShotCaltech101', old_name='FewShotCaltech101')
 class FewShotCaltech101(FewShotDataset):
     """Caltech-101 with CoOp's split: 100 classes (the two background/face
     duplicates are left out), e.g. ``face``, ``leopard``, ``airplane``."""
@@ -37,7 +38,7 @@ caltech-101/
 """
 
 
-@DATASETS.register_module()
+@register(DATASETS, 'RMTFewShotOxfordPets', old_name='FewShotOxfordPets')
 class FewShotOxfordPets(FewShotDataset):
     """Oxford-IIIT Pets with CoOp's split: 37 breeds, lower case."""
 
@@ -51,7 +52,7 @@ oxford_pets/
 """
 
 
-@DATASETS.register_module()
+@register(DATASETS, 'RMTFewShotStanfordCars', old_name='FewShotStanfordCars')
 class FewShotStanfordCars(FewShotDataset):
     """Stanford Cars with CoOp's split: 196 models, year first (e.g.
     ``2012 Tesla Model S Sedan``). Paths are relative to ``data_root``."""
@@ -66,7 +67,7 @@ stanford_cars/
 """
 
 
-@DATASETS.register_module()
+@register(DATASETS, 'RMTFewShotFlowers102', old_name='FewShotFlowers102')
 class FewShotFlowers102(FewShotDataset):
     """Oxford Flowers-102 with CoOp's split: 102 species named after
     ``cat_to_name.json``."""
@@ -81,7 +82,7 @@ oxford_flowers/
 """
 
 
-@DATASETS.register_module()
+@register(DATASETS, 'RMTFewShotFood101', old_name='FewShotFood101')
 class FewShotFood101(FewShotDataset):
     """Food-101 with CoOp's split: 101 dishes (folder names)."""
 
@@ -95,7 +96,7 @@ food-101/
 """
 
 
-@DATASETS.register_module()
+@register(DATASETS, 'RMTFewShotSUN397', old_name='FewShotSUN397')
 class FewShotSUN397(FewShotDataset):
     """SUN397 with CoOp's split: 397 scenes, sub-category first (e.g.
     ``shop bakery`` for ``b/bakery/shop``)."""
@@ -110,7 +111,7 @@ sun397/
 """
 
 
-@DATASETS.register_module()
+@register(DATASETS, 'RMTFewShotDTD', old_name='FewShotDTD')
 class FewShotDTD(FewShotDataset):
     """Describable Textures with CoOp's split: 47 textures (folder names)."""
 
@@ -124,7 +125,7 @@ dtd/
 """
 
 
-@DATASETS.register_module()
+@register(DATASETS, 'RMTFewShotEuroSAT', old_name='FewShotEuroSAT')
 class FewShotEuroSAT(FewShotDataset):
     """EuroSAT (RGB) with CoOp's split: 10 land-cover classes with CoOp's
     longer names (e.g. ``Annual Crop Land``)."""
@@ -139,7 +140,7 @@ eurosat/
 """
 
 
-@DATASETS.register_module()
+@register(DATASETS, 'RMTFewShotUCF101', old_name='FewShotUCF101')
 class FewShotUCF101(FewShotDataset):
     """UCF101 middle frames with CoOp's split: 101 actions, words joined by
     underscores (e.g. ``Apply_Eye_Makeup``)."""
@@ -154,7 +155,7 @@ ucf101/
 """
 
 
-@DATASETS.register_module()
+@register(DATASETS, 'RMTFewShotFGVCAircraft', old_name='FewShotFGVCAircraft')
 class FewShotFGVCAircraft(FewShotDataset):
     """FGVC-Aircraft with its official train/val/test lists: 100 variants in
     ``variants.txt`` order. There is no CoOp json for it."""

@@ -6,6 +6,7 @@ from typing import Dict, List, Sequence, Tuple, Union
 
 from mmpretrain.registry import DATASETS
 
+from ..registry import register
 from . import templates as prompt_templates
 from .fewshot import (CACHE_FOLDER, FewShotDataset, Item, read_classnames_file,
                       scan_dir)
@@ -15,7 +16,7 @@ IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif',
 SPLIT_NAMES = ('train', 'val', 'test')
 
 
-@DATASETS.register_module()
+@register(DATASETS, 'RMTFewShotImageFolder', old_name='FewShotImageFolder')
 class FewShotImageFolder(FewShotDataset):
     """Images sorted into one folder per class, with CoOp's few-shot protocol.
 
@@ -64,7 +65,7 @@ class FewShotImageFolder(FewShotDataset):
     Examples:
         >>> from mmpretrain.registry import DATASETS
         >>> train = DATASETS.build(dict(
-        ...     type='FewShotImageFolder', data_root='data/my_dataset',
+        ...     type='RMTFewShotImageFolder', data_root='data/my_dataset',
         ...     split='train', num_shots=16, seed=1,
         ...     classnames={'n01': 'tabby cat', 'n02': 'golden retriever'}))
     """

@@ -15,6 +15,7 @@ from typing import Dict, List, Sequence, Tuple
 
 from mmpretrain.registry import DATASETS
 
+from ..registry import register
 from . import templates
 from .fewshot import FewShotDataset, Item, read_classnames_file, scan_dir
 
@@ -61,7 +62,7 @@ class _ImageNetFamily(FewShotDataset):
         return items
 
 
-@DATASETS.register_module()
+@register(DATASETS, 'RMTFewShotImageNet', old_name='FewShotImageNet')
 class FewShotImageNet(_ImageNetFamily):
     """ImageNet-1k as CoOp uses it: few-shot training images from ``train``;
     ``val`` and ``test`` are both the official validation set (complete).
@@ -110,7 +111,7 @@ class _TestOnly(_ImageNetFamily):
         return classes, {name: items for name in names}
 
 
-@DATASETS.register_module()
+@register(DATASETS, 'RMTFewShotImageNetV2', old_name='FewShotImageNetV2')
 class FewShotImageNetV2(_TestOnly):
     """ImageNet-V2 (matched frequency), test only: 1000 classes, one folder
     per label index."""
@@ -147,7 +148,8 @@ class _WnidFolderSubset(_TestOnly):
                 {folder: label for label, folder in enumerate(folders)})
 
 
-@DATASETS.register_module()
+@register(DATASETS, 'RMTFewShotImageNetSketch',
+          old_name='FewShotImageNetSketch')
 class FewShotImageNetSketch(_WnidFolderSubset):
     """ImageNet-Sketch, test only: 1000 classes."""
 
@@ -159,7 +161,7 @@ imagenet-sketch/
 """
 
 
-@DATASETS.register_module()
+@register(DATASETS, 'RMTFewShotImageNetA', old_name='FewShotImageNetA')
 class FewShotImageNetA(_WnidFolderSubset):
     """ImageNet-A (natural adversarial examples), test only: 200 classes."""
 
@@ -171,7 +173,7 @@ imagenet-adversarial/
 """
 
 
-@DATASETS.register_module()
+@register(DATASETS, 'RMTFewShotImageNetR', old_name='FewShotImageNetR')
 class FewShotImageNetR(_WnidFolderSubset):
     """ImageNet-R (renditions), test only: 200 classes."""
 

@@ -8,6 +8,8 @@ from mmengine.optim import AmpOptimWrapper, OptimWrapper
 from mmpretrain.registry import OPTIM_WRAPPERS
 from torch import Tensor, nn
 
+from ..registry import register
+
 EPS = 1e-8
 
 
@@ -63,7 +65,8 @@ def gradient_dropout(g_task: Tensor,
     return ((1 - lam) + lam * keep) * g_task
 
 
-@OPTIM_WRAPPERS.register_module()
+@register(OPTIM_WRAPPERS, 'RMTGradDropoutOptimWrapper',
+          old_name='GradDropoutOptimWrapper')
 class GradDropoutOptimWrapper(OptimWrapper):
     """An optim wrapper that trains mask scores with gradient dropout.
 
@@ -236,7 +239,8 @@ class GradDropoutOptimWrapper(OptimWrapper):
         super().load_state_dict(state_dict)
 
 
-@OPTIM_WRAPPERS.register_module()
+@register(OPTIM_WRAPPERS, 'RMTAmpGradDropoutOptimWrapper',
+          old_name='AmpGradDropoutOptimWrapper')
 class AmpGradDropoutOptimWrapper(GradDropoutOptimWrapper, AmpOptimWrapper):
     """:class:`GradDropoutOptimWrapper` under automatic mixed precision.
 

@@ -141,6 +141,18 @@ def mask_file_checkpoint(path: str) -> dict:
     return dict(state_dict={MASK_FILE_KEY: path, **state}, meta={})
 
 
+def recorded_classes(path: str
+                     ) -> Optional[Tuple[Tuple[str, ...], Tuple[str, ...]]]:
+    """``(class names, templates)`` a mask file was trained on (templates
+    empty when it records none), or ``None`` when it records no classes
+    (written before mask files recorded their classifier)."""
+    _, meta, _ = read_mask_file(path)
+    model = (meta.get('inference') or {}).get('model') or {}
+    if not model.get('classnames'):
+        return None
+    return tuple(model['classnames']), tuple(model.get('templates') or ())
+
+
 def read_mask_file(path: str
                    ) -> Tuple[Dict[str, Tensor], dict, Dict[str, Tensor]]:
     """Reads a mask file and checks that it is intact.

@@ -12,6 +12,8 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 from torch import Tensor, nn
 
+from ..datasets.templates import PHOTO
+from ..fileio.mask_file import MASK_FILE_KEY, recorded_classes
 from .masked_clip import MaskedCLIP
 
 
@@ -91,6 +93,19 @@ class RMTClassifier(BaseModel):
                     templates: Sequence[str]) -> None:
         """Gives the head a class set (features are cached per set)."""
         self.head.set_classes(self.backbone, classnames, templates)
+
+    def _load_from_state_dict(self, state_dict: dict, prefix: str, *args,
+                              **kwargs) -> None:
+        # A mask file handed over as a checkpoint (load_from,
+        # mmpretrain.get_model(NAME, pretrained=MASKS)) brings the classes it
+        # was trained on, unless the config fixes its own. The class features
+        # come from the text tower, which the masks and trained parts loaded
+        # below do not change.
+        path = state_dict.get(prefix + MASK_FILE_KEY)
+        classes = recorded_classes(path) if path is not None else None
+        if classes and not self.fixed_classes:
+            self.set_classes(classes[0], classes[1] or PHOTO)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def set_dataset_classes(self, classnames: Sequence[str],
                             templates: Sequence[str]) -> None:

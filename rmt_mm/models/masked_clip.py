@@ -16,6 +16,7 @@ from torch.func import functional_call
 
 from ..fileio.mask_file import load_mask_file, save_mask_file
 from ..fileio.safe_load import FileRefusedError, content_checksum
+from ..registry import register
 from ..version import __version__
 from .masks import MaskScores, names_in_state_dict
 from .open_clip_loader import ArchSpec, build_open_clip, build_tokenizer
@@ -43,7 +44,7 @@ def _pad_names(names: Sequence[str], limit: int) -> str:
     return '\n  '.join(shown) + ('\n  ...' if len(names) > limit else '')
 
 
-@MODELS.register_module()
+@register(MODELS, 'RMTMaskedCLIP', old_name='MaskedCLIP')
 class MaskedCLIP(BaseModule):
     """An open_clip CLIP with binary masks on chosen image-encoder weights.
 

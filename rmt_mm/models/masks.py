@@ -112,8 +112,11 @@ class MaskScores(nn.Module):
         """
         for name, scores in self.items():
             if mode == 'magnitude':
-                order = weights[name].abs().flatten().argsort().argsort()
-                quantile = (order + 1).to(scores.dtype) / order.numel()
+                ascending = weights[name].abs().flatten().argsort()
+                rank = torch.empty_like(ascending)
+                rank[ascending] = torch.arange(
+                    1, rank.numel() + 1, device=rank.device)
+                quantile = rank.to(scores.dtype) / rank.numel()
             elif mode == 'uniform':
                 quantile = 1 - torch.rand(scores.numel(), dtype=scores.dtype,
                                           device=scores.device)

@@ -35,17 +35,17 @@ PAPER_DATASETS: Dict[str, str] = {
 #: Dataset type of each paper dataset, as its
 #: ``configs/_base_/datasets/{dataset}.py`` names it.
 DATASET_TYPES: Dict[str, str] = {
-    'fgvc_aircraft': 'FewShotFGVCAircraft',
-    'imagenet': 'FewShotImageNet',
-    'oxford_pets': 'FewShotOxfordPets',
-    'flowers102': 'FewShotFlowers102',
-    'eurosat': 'FewShotEuroSAT',
-    'stanford_cars': 'FewShotStanfordCars',
-    'caltech101': 'FewShotCaltech101',
-    'ucf101': 'FewShotUCF101',
-    'food101': 'FewShotFood101',
-    'sun397': 'FewShotSUN397',
-    'dtd': 'FewShotDTD',
+    'fgvc_aircraft': 'RMTFewShotFGVCAircraft',
+    'imagenet': 'RMTFewShotImageNet',
+    'oxford_pets': 'RMTFewShotOxfordPets',
+    'flowers102': 'RMTFewShotFlowers102',
+    'eurosat': 'RMTFewShotEuroSAT',
+    'stanford_cars': 'RMTFewShotStanfordCars',
+    'caltech101': 'RMTFewShotCaltech101',
+    'ucf101': 'RMTFewShotUCF101',
+    'food101': 'RMTFewShotFood101',
+    'sun397': 'RMTFewShotSUN397',
+    'dtd': 'RMTFewShotDTD',
 }
 
 #: CoOp's few-shot protocol.

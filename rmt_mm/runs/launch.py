@@ -11,27 +11,29 @@ from mmengine.config import Config
 from mmengine.logging import print_log
 
 from ..engine.grad_dropout import check_lam
+from ..registry import current_name
 from .recipe import resolve_lam, set_shots_and_seed
 from .user_config import CfgOptionsAction
 
 AMP_TYPES = {
-    'GradDropoutOptimWrapper': 'AmpGradDropoutOptimWrapper',
+    'RMTGradDropoutOptimWrapper': 'RMTAmpGradDropoutOptimWrapper',
     'OptimWrapper': 'AmpOptimWrapper',
 }
 
 
+#: What ``--shots`` does for training.
+SHOTS_HELP = ('images per class of the training subset (validation: '
+              'min(K, 4)); below 16 also the low-shot schedule')
+
+
 def add_common_args(parser: argparse.ArgumentParser,
-                    cfg_options_example: str) -> None:
+                    cfg_options_example: str,
+                    shots_help: str = SHOTS_HELP) -> None:
     """Adds the options every tool shares: the run's shots, seed and data
     folder, where outputs go, config overrides and how the processes were
-    started."""
+    started; ``shots_help`` says what ``--shots`` does for the tool."""
     run = parser.add_argument_group('the run')
-    run.add_argument(
-        '--shots',
-        type=int,
-        metavar='K',
-        help='images per class of the training subset (validation: '
-        'min(K, 4)); below 16 also the low-shot schedule')
+    run.add_argument('--shots', type=int, metavar='K', help=shots_help)
     run.add_argument(
         '--seed',
         type=int,
@@ -177,13 +179,13 @@ def apply_auto_scale_lr(cfg: Config, world_size: int) -> None:
 
 def enable_amp(cfg: Config, dtype: Optional[str] = None) -> None:
     """Switches the optim wrapper to its mixed-precision counterpart."""
-    current = cfg.optim_wrapper.get('type', 'OptimWrapper')
+    current = current_name(cfg.optim_wrapper.get('type', 'OptimWrapper'))
     if current in AMP_TYPES.values():
         return
     if current not in AMP_TYPES:
         raise ValueError(
             f'--amp does not know the mixed-precision form of '
-            f'{current!r}; use GradDropoutOptimWrapper or OptimWrapper.')
+            f'{current!r}; use RMTGradDropoutOptimWrapper or OptimWrapper.')
     cfg.optim_wrapper.type = AMP_TYPES[current]
     cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
     if dtype is not None:
@@ -193,7 +195,7 @@ def enable_amp(cfg: Config, dtype: Optional[str] = None) -> None:
 
 def add_selection_args(parser: argparse.ArgumentParser) -> None:
     """Adds ``--select``, ``--top-k`` and ``--param-budget``: how
-    ``ParameterSelector`` chooses the masked weights."""
+    ``RMTParameterSelector`` chooses the masked weights."""
     parser.add_argument(
         '--select',
         choices=['fixed', 'importance'],
@@ -210,19 +212,19 @@ def add_selection_args(parser: argparse.ArgumentParser) -> None:
 
 def apply_selection_args(cfg: Config, args: argparse.Namespace) -> None:
     """Applies :func:`add_selection_args`' options to the config's
-    ``ParameterSelector`` hook (whatever its place in ``custom_hooks``)."""
+    ``RMTParameterSelector`` hook (whatever its place in ``custom_hooks``)."""
     options = {key: value for key, value in (
         ('mode', args.select), ('top_k', args.top_k),
         ('param_budget', args.param_budget)) if value is not None}
     if not options:
         return
     hooks = [h for h in cfg.get('custom_hooks', [])
-             if h.get('type') in ('ParameterSelector',
-                                  'mmpretrain.ParameterSelector')]
+             if current_name(h.get('type')) in (
+                 'RMTParameterSelector', 'mmpretrain.RMTParameterSelector')]
     if len(hooks) != 1:
         raise ValueError(
             f'--select/--top-k/--param-budget need exactly one '
-            f'ParameterSelector in custom_hooks; the config has '
+            f'RMTParameterSelector in custom_hooks; the config has '
             f'{len(hooks)}. Inherit configs/_base_/default_runtime.py.')
     hooks[0].update(options)
 
@@ -234,16 +236,17 @@ def check_train_config(cfg: Config) -> None:
         raise ValueError(
             'The config has no train_dataloader.dataset. Inherit a dataset '
             "base, e.g. _base_ = ['../_base_/datasets/dtd.py', ...], or set "
-            "train_dataloader = dict(dataset=dict(type='FewShotImageFolder', "
-            "data_root='data/my_dataset', ...)).")
+            'train_dataloader = dict(dataset=dict('
+            "type='RMTFewShotImageFolder', data_root='data/my_dataset', "
+            '...)).')
     wrapper = cfg.get('optim_wrapper') or {}
     if 'lam' in wrapper:
         resolve_lam(cfg)
         check_lam(wrapper['lam'])
     backbone = cfg.get('model', {}).get('backbone', {})
-    if backbone.get('type') != 'MaskedCLIP':
+    if current_name(backbone.get('type')) != 'RMTMaskedCLIP':
         raise ValueError('rmt_mm configs need model.backbone.type='
-                         f"'MaskedCLIP', got {backbone.get('type')!r}.")
+                         f"'RMTMaskedCLIP', got {backbone.get('type')!r}.")
 
 
 def check_batch_options(cfg: Config, cfg_options: Optional[dict]) -> None:

@@ -9,9 +9,11 @@ from dataclasses import dataclass
 from typing import Dict, List, Optional
 
 import numpy as np
+import open_clip
 from torch import Tensor
 
 from ..fileio import FileRefusedError
+from ..models.open_clip_loader import ArchSpec
 
 #: ``visual.transformer.resblocks.<i>.<kind>`` (ViT) or
 #: ``visual.layer<j>.<i>.<kind>`` (ResNet) weights and groups.
@@ -19,6 +21,8 @@ BLOCK_PATTERN = re.compile(
     r'^visual\.(?:transformer\.resblocks\.(?P<vit>\d+)|'
     r'(?P<resnet>layer\d+\.\d+))(?:\.(?P<kind>.+?))?(?:\.weight|_weight)?$')
 OUTSIDE_BLOCKS = 'outside blocks'
+#: Colour of the cells of weights without a mask.
+UNMASKED_GREY = '#dddddd'
 
 
 @dataclass
@@ -27,7 +31,8 @@ class SparsityGrid:
 
     Attributes:
         rows: Row labels: :data:`OUTSIDE_BLOCKS` (conv1, ...) first when
-            present, then the blocks in model order.
+            present, then the blocks in model order (every block of the
+            model when its architecture is known, masked or not).
         columns: Tensor kinds (``conv1``, ``attn.in_proj``, ...).
         sparsity: ``len(rows) x len(columns)`` share of entries masked out
             (0..1); NaN where no tensor is masked.
@@ -57,14 +62,38 @@ def locate(name: str):
     return row, match['kind'] or 'block'
 
 
-def sparsity_grid(masks: Dict[str, Tensor]) -> SparsityGrid:
+def model_blocks(arch: Optional[ArchSpec]) -> List[str]:
+    """The block rows of an open_clip image encoder, in model order: ViT
+    ``block <i>``, ResNet ``layer<j>.<i>``; none for an unknown
+    architecture.
+
+    Args:
+        arch: An open_clip model name or config dict (a mask file's
+            ``meta['arch']``).
+    """
+    config = arch if isinstance(arch, dict) else (
+        open_clip.get_model_config(arch) if isinstance(arch, str) else None)
+    layers = (config or {}).get('vision_cfg', {}).get('layers')
+    if isinstance(layers, int):
+        return [f'block {i}' for i in range(layers)]
+    if isinstance(layers, (list, tuple)):
+        return [f'layer{stage}.{i}'
+                for stage, count in enumerate(layers, start=1)
+                for i in range(count)]
+    return []
+
+
+def sparsity_grid(masks: Dict[str, Tensor],
+                  arch: Optional[ArchSpec] = None) -> SparsityGrid:
     """Lays out the share of masked-out entries of each tensor.
 
     Args:
         masks: ``{weight name: boolean keep-mask}`` as returned by
             :func:`rmt_mm.fileio.load_mask_file`.
+        arch: The model's architecture (``meta['arch']``): its blocks
+            without a masked weight become rows without values.
     """
-    cells, rows, columns = {}, [], []
+    cells, rows, columns = {}, model_blocks(arch), []
     dropped = total = 0
     for name, mask in masks.items():
         row, column = locate(name)
@@ -211,11 +240,26 @@ def _pyplot():
     return plt
 
 
-def draw_sparsity(grid: SparsityGrid, out: str, title: str) -> None:
+def mask_file_label(path: str) -> str:
+    """A mask file as its run folder and name (``run/masks_final.pth``)."""
+    folder = osp.basename(osp.dirname(osp.abspath(path)))
+    return osp.join(folder, osp.basename(path))
+
+
+def draw_sparsity(grid: SparsityGrid, out: str, mask_file: str) -> None:
+    """A heatmap of the share of entries masked out per block and tensor
+    kind; weights without a mask are grey cells.
+
+    Args:
+        grid: The layout of :func:`sparsity_grid`.
+        out: The PNG file.
+        mask_file: The mask file drawn, named in the title.
+    """
     plt = _pyplot()
-    height = 1.2 + 0.35 * len(grid.rows)
-    fig, ax = plt.subplots(figsize=(2.0 + 1.6 * len(grid.columns), height))
-    cmap = plt.get_cmap('viridis').with_extremes(bad='#dddddd')
+    from matplotlib.patches import Patch
+    height = 1.8 + 0.35 * len(grid.rows)
+    fig, ax = plt.subplots(figsize=(2.4 + 1.6 * len(grid.columns), height))
+    cmap = plt.get_cmap('viridis').with_extremes(bad=UNMASKED_GREY)
     percent = np.ma.masked_invalid(grid.sparsity * 100)
     image = ax.imshow(percent, cmap=cmap, aspect='auto', vmin=0,
                       vmax=max(float(percent.max() or 0), 1e-6))
@@ -226,10 +270,16 @@ def draw_sparsity(grid: SparsityGrid, out: str, title: str) -> None:
                     0.6 * image.norm.vmax else 'black')
     ax.set_xticks(range(len(grid.columns)), grid.columns)
     ax.set_yticks(range(len(grid.rows)), grid.rows)
-    ax.set_title(f'{title}\n{grid.overall:.2%} of {grid.total:,} masked '
-                 'entries are masked out', fontsize=9)
+    ax.set_title(f'Entries masked out per layer: '
+                 f'{mask_file_label(mask_file)}\n{grid.overall:.2%} of '
+                 f'{grid.total:,} masked entries are masked out', fontsize=9)
     fig.colorbar(image, ax=ax, label='masked out (%)')
-    fig.tight_layout()
+    fig.legend(handles=[Patch(facecolor=UNMASKED_GREY, edgecolor='gray',
+                              label='no mask (pretrained weights as they '
+                              'are)')],
+               loc='lower center', fontsize=8, frameon=False)
+    # Room below the axes for that one-line legend (about 0.3 inch).
+    fig.tight_layout(rect=(0, 0.3 / height, 1, 1))
     fig.savefig(out, dpi=120)
     plt.close(fig)
 

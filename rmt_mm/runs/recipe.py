@@ -14,6 +14,7 @@ from typing import Any, Collection, Dict, List, Optional
 from mmengine.config import Config
 from mmengine.logging import print_log
 
+from ..registry import current_name
 from .experiments import DATASET_TYPES, gdr_lambda
 
 #: Shots of the paper's published recipe; fewer shots get the low-shot one.
@@ -176,10 +177,10 @@ def explicit_keys(config_path: str, keys: Collection[str]) -> List[str]:
 
 
 def dataset_name(dataset_type: Optional[str]) -> Optional[str]:
-    """The paper's dataset name for a dataset type (the type itself for
-    datasets outside the paper or without a type)."""
+    """The paper's dataset name for a dataset type, old names included (the
+    type itself for datasets outside the paper or without a type)."""
     names = {kind: name for name, kind in DATASET_TYPES.items()}
-    return names.get(dataset_type, dataset_type)
+    return names.get(current_name(dataset_type), dataset_type)
 
 
 def resolve_lam(cfg: Config) -> None:

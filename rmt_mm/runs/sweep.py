@@ -31,6 +31,27 @@ Other protocols:
   ``configs/_base_/datasets/imagenet_{v2,sketch,a,r}.py`` that differ from
   the ImageNet config's (type and data_root).
 
+Where the runs go (rmt_mm/runs/sweep_launchers/):
+
+- ``--launcher local`` (default): on this machine, one run after another,
+  or ``--jobs N`` runs at once, each on its own GPU(s), or without GPUs on
+  its share of the CPU threads.
+- ``--launcher slurm``: one submitit job per run (its training, then its
+  tests), as job arrays; the job ids are printed and the command returns.
+  A job plans its run again when it starts and, preempted or out of time,
+  is requeued and resumes. GPUs, CPUs, memory and time default to what the
+  run's dataset needs (``--gpus``, the loaders' workers, the estimated
+  training time); a ``slurm = dict(...)`` section of a config (submitit
+  parameters such as ``partition``, ``timeout_min``, ``mem_gb``, ``qos``,
+  ``setup``) and the ``--slurm-*`` flags change them, the flags last. Runs
+  whose job is queued or running are not submitted again; failed ones are.
+  ``--launcher submitit-local`` runs the same jobs on this machine through
+  submitit's local executor and waits for them.
+- ``--status``: the grid, one run per line (pending, running, finished, or
+  failed with the last error line of its log), and the ETA.
+- ``--dry-run``: the commands, and the optimiser updates and GPU-hours of
+  the trainings to do at ``--step-seconds`` per update.
+
 Examples::
 
     python tools/sweep.py --datasets dtd eurosat --shots 1 2 4 8 16 \\
@@ -39,31 +60,41 @@ Examples::
         --imagenet-variants --zero-shot --gpus 4
     python tools/sweep.py --configs digits=configs/demo/rmt_tiny_digits.py \\
         --shots 1 2 4 --seeds 1 2 --zero-shot --dry-run
+    python tools/sweep.py --datasets dtd eurosat --zero-shot --jobs 4
+    python tools/sweep.py --datasets imagenet caltech101 oxford_pets \\
+        stanford_cars flowers102 food101 fgvc_aircraft sun397 dtd eurosat \\
+        ucf101 --zero-shot --launcher slurm --slurm-partition gpu
+    python tools/sweep.py --datasets dtd eurosat --zero-shot --status
 """
 import argparse
+import functools
+import math
 import os
 import os.path as osp
 import shlex
+import shutil
 import signal
-import subprocess
 import sys
-import time
-from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from mmengine.config import Config
+
+from ..datasets.samplers import updates_per_epoch
 from ..engine.hooks.mask_file_hook import FINAL_MASK_FILE
 from ..fileio.config_file import read_config
 from ..fileio.side_files import read_json, write_json
 from .experiments import (IMAGENET_VARIANTS, METHODS, PAPER_DATASETS, Method,
-                          method_root, metrics_path, read_metrics, run_dir,
-                          zero_shot_dir)
+                          method_root, metrics_path, run_dir, zero_shot_dir)
+from .sweep_launchers import (Run, Step, default_job, describe_groups,
+                              estimate, execute_local, grid_status,
+                              job_parameters, output_problem, submit)
 from .work_dir import list_checkpoints
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 #: The repository's tools and the ImageNet variants' dataset configs.
 TOOLS_DIR = osp.join(REPO, 'tools')
 VARIANT_CONFIG = osp.join(REPO, 'configs', '_base_', 'datasets', '{}.py')
-SWEEP_LOG = 'sweep.log'
 #: ``{output file name: settings}`` of the finished steps of a run folder.
 SETTINGS_FILE = 'sweep_settings.json'
 
@@ -85,6 +116,11 @@ class Experiment:
         test_dataset: The config's ``test_dataloader.dataset``.
         method: Key of :data:`METHODS`.
         max_epochs: The config's ``train_cfg.max_epochs``.
+        classes: Classes of its dataset (0 when unknown).
+        batch: Images per optimiser update (``global_batch_size``, else
+            the training loader's ``batch_size``).
+        workers: Data loader workers (the most of any loader).
+        slurm: The config's ``slurm`` section (submitit job parameters).
     """
     name: str
     config: str
@@ -92,6 +128,10 @@ class Experiment:
     test_dataset: dict
     method: str = 'rmt'
     max_epochs: int = 0
+    classes: int = 0
+    batch: int = 0
+    workers: int = 0
+    slurm: Dict[str, Any] = field(default_factory=dict)
 
     @property
     def spec(self) -> Method:
@@ -105,31 +145,16 @@ class Experiment:
             return rule.get(shots, self.max_epochs)
         return self.max_epochs
 
-
-@dataclass
-class Step:
-    """One command of a run.
-
-    Attributes:
-        kind: ``'train'`` or ``'test'``.
-        cmd: The command line.
-        done_file: Exists once the step succeeded.
-        out_file: The command's ``--out``, renamed to ``done_file`` on
-            success so that a killed test leaves no metrics file behind.
-    """
-    kind: str
-    cmd: List[str]
-    done_file: str
-    out_file: Optional[str] = None
-
-
-@dataclass
-class Run:
-    """The steps of one training run (or of one dataset's zero-shot
-    tests) that are still to do."""
-    label: str
-    work_dir: str
-    steps: List[Step]
+    def updates(self, shots: int, base_to_new: bool = False) -> int:
+        """Optimiser updates of a training on ``shots`` images per class
+        (of the base half of the classes with ``base_to_new``); 0 for a
+        method without training or a dataset of unknown size."""
+        if not self.spec.trains or not self.classes or not self.batch:
+            return 0
+        classes = math.ceil(self.classes / 2) if base_to_new \
+            else self.classes
+        return self.epochs(shots) * updates_per_epoch(shots * classes,
+                                                      self.batch)
 
 
 def config_specs(args: argparse.Namespace,
@@ -159,14 +184,39 @@ def load_experiment(name: str, config: str,
         raise FileNotFoundError(f'Config {config!r} (dataset {name!r}, '
                                 f'method {method!r}) does not exist.')
     cfg = read_config(config, import_custom_modules=False)
+    train_loader = cfg.get('train_dataloader') or {}
     test_loader = cfg.get('test_dataloader') or {}
+    slurm = cfg.get('slurm')
     return Experiment(
         name=name,
         config=config,
         has_val=bool(cfg.get('val_dataloader')),
         test_dataset=dict(test_loader.get('dataset') or {}),
         method=method,
-        max_epochs=int((cfg.get('train_cfg') or {}).get('max_epochs', 0)))
+        max_epochs=int((cfg.get('train_cfg') or {}).get('max_epochs', 0)),
+        classes=class_count(cfg),
+        batch=int(cfg.get('global_batch_size') or
+                  train_loader.get('batch_size', 0)),
+        workers=max(int(loader.get('num_workers', 0))
+                    for loader in (train_loader, test_loader)),
+        slurm=slurm.to_dict() if slurm else {})
+
+
+def class_count(cfg: Config) -> int:
+    """Classes of a config's dataset: ``data_preprocessor.num_classes``,
+    else the class folders of an image folder's ``train`` split (or of a
+    flat image folder); 0 when unknown."""
+    classes = (cfg.get('data_preprocessor') or {}).get('num_classes')
+    if classes:
+        return int(classes)
+    train = (cfg.get('train_dataloader') or {}).get('dataset') or {}
+    root = train.get('data_root')
+    if not root or not osp.isdir(root):
+        return 0
+    split = osp.join(root, 'train')
+    folder = split if osp.isdir(split) else root
+    return sum(1 for entry in os.scandir(folder) if entry.is_dir() and
+               not entry.name.startswith(('.', 'split_')))
 
 
 def variant_datasets() -> Dict[str, dict]:
@@ -304,18 +354,6 @@ def record_settings(step: Step, work_dir: str) -> None:
     write_json(osp.join(work_dir, SETTINGS_FILE), record)
 
 
-def output_problem(step: Step) -> Optional[str]:
-    """Why the existing output of a test does not count as its result
-    (empty, not JSON, a non-finite metric), or ``None``."""
-    if step.kind != 'test':
-        return None
-    try:
-        read_metrics(step.done_file)
-    except ValueError as error:
-        return str(error)
-    return None
-
-
 def step_state(step: Step, work_dir: str) -> str:
     """``'todo'`` (also when the output is damaged), ``'done'`` (with
     these settings, or recorded before settings were), or ``'other'``
@@ -397,14 +435,48 @@ def run_steps(exp: Experiment, folder: str, shots: int, seed: int,
     return steps, False
 
 
-def plan_runs(experiments: Sequence[Experiment], args: argparse.Namespace,
+def slurm_flags(args: argparse.Namespace) -> Dict[str, Any]:
+    """The job parameters given on the command line (``--slurm-*``)."""
+    flags = dict(slurm_partition=args.slurm_partition,
+                 slurm_account=args.slurm_account,
+                 gpus_per_node=args.slurm_gpus,
+                 cpus_per_task=args.slurm_cpus, mem_gb=args.slurm_mem_gb,
+                 timeout_min=args.slurm_time)
+    return {key: value for key, value in flags.items() if value is not None}
+
+
+def job_of(exp: Experiment, updates: int,
+           args: argparse.Namespace) -> Dict[str, Any]:
+    """The submitit job parameters of a run of ``exp`` whose training makes
+    ``updates`` updates: defaults from the dataset, then the config's
+    ``slurm`` section, then the ``--slurm-*`` flags.
+
+    Raises:
+        ValueError: If a job to submit would get fewer GPUs than
+            ``--gpus``.
+    """
+    params = job_parameters(
+        default_job(args.gpus, exp.workers, updates, args.step_seconds),
+        exp.slurm, slurm_flags(args))
+    if args.launcher != 'local' and params['gpus_per_node'] < args.gpus:
+        raise ValueError(
+            f'A run trains in --gpus {args.gpus} processes, but its job '
+            f'would get {params["gpus_per_node"]} GPU(s) ({exp.config}): '
+            'raise --slurm-gpus or the slurm section\'s gpus_per_node.')
+    return params
+
+
+def plan_grid(experiments: Sequence[Experiment], args: argparse.Namespace,
               variants: Dict[str, dict],
               zero_shot: Optional[Sequence[Experiment]] = None
-              ) -> Tuple[List[Run], int]:
-    """Every unfinished run of the sweep, with only its missing steps.
+              ) -> List[Run]:
+    """Every run of the sweep, each with only its missing steps.
 
     A step counts as finished when its output exists and was made with
-    the settings it would be made with now.
+    the settings it would be made with now; a finished run has no steps. A
+    run whose folder holds a training made with other settings is marked
+    stale, with no steps. Each run's job parameters allow for the largest
+    training of its dataset (one job array per dataset).
 
     Args:
         experiments: Every dataset x method, grouped by dataset.
@@ -414,21 +486,9 @@ def plan_runs(experiments: Sequence[Experiment], args: argparse.Namespace,
             zero-shot CLIP, one per dataset; default: ``experiments``.
 
     Returns:
-        The runs to do, in order, and the number of finished runs.
-
-    Raises:
-        StaleRunError: If a run folder holds a training made with other
-            settings.
+        The runs, in order.
     """
-    runs, finished, other = [], 0, []
-
-    def add(run: Run) -> None:
-        nonlocal finished
-        if run.steps:
-            runs.append(run)
-        else:
-            finished += 1
-
+    runs = []
     zero_shot = {e.name: e for e in reversed(zero_shot or experiments)}
     done_zero_shot = set()
     for exp in experiments:
@@ -443,32 +503,58 @@ def plan_runs(experiments: Sequence[Experiment], args: argparse.Namespace,
                           eval_options(base, t, variants, args.data_root) +
                           args.cfg_options) for t in eval_targets(base, args)
             ]
-            add(Run(f'{exp.name} zero-shot', folder, [
-                step for step in tests if step_state(step, folder) != 'done'
-            ]))
+            runs.append(Run(
+                f'{exp.name} zero-shot', folder,
+                [step for step in tests
+                 if step_state(step, folder) != 'done'],
+                experiment=exp.name, job=job_of(base, 0, args)))
         root = method_root(args.work_root, exp.method)
         prefix = '' if exp.method == 'rmt' else f'{exp.method} '
+        job = job_of(exp, max(exp.updates(k, args.base_to_new)
+                              for k in args.shots), args)
         for shots in args.shots:
             for seed in args.seeds:
                 folder = run_dir(root, exp.name, shots, seed,
                                  args.base_to_new)
-                label = f'{prefix}{exp.name} shots={shots} seed={seed}'
                 steps, stale = run_steps(exp, folder, shots, seed, args,
                                          variants)
-                if stale:
-                    other.append(f'{label} ({folder})')
-                add(Run(label, folder, steps))
-    if other:
+                runs.append(Run(
+                    f'{prefix}{exp.name} shots={shots} seed={seed}', folder,
+                    steps, experiment=f'{prefix}{exp.name}',
+                    updates=exp.updates(shots, args.base_to_new), job=job,
+                    stale=stale))
+    return runs
+
+
+def unfinished(grid: Sequence[Run]) -> Tuple[List[Run], int]:
+    """The runs of a grid still to do, and the number of finished ones.
+
+    Raises:
+        StaleRunError: If a run folder holds a training made with other
+            settings.
+    """
+    stale = [f'{run.label} ({run.work_dir})' for run in grid if run.stale]
+    if stale:
         raise StaleRunError(
             'These runs were trained with other settings than this sweep '
             "gives them (see each folder's " + SETTINGS_FILE + '): ' +
-            '; '.join(other) + '. Give this sweep its own --work-root, or '
+            '; '.join(stale) + '. Give this sweep its own --work-root, or '
             'delete those folders to train them again.')
-    return runs, finished
+    runs = [run for run in grid if run.steps]
+    return runs, len(grid) - len(runs)
 
 
-def plan_sweep(args: argparse.Namespace) -> Tuple[List[Run], int]:
-    """:func:`plan_runs` for the command line: every method's config of
+def plan_runs(experiments: Sequence[Experiment], args: argparse.Namespace,
+              variants: Dict[str, dict],
+              zero_shot: Optional[Sequence[Experiment]] = None
+              ) -> Tuple[List[Run], int]:
+    """:func:`unfinished` of :func:`plan_grid`: the runs to do, in order,
+    and the number of finished runs."""
+    return unfinished(plan_grid(experiments, args, variants, zero_shot))
+
+
+def sweep_grid(args: argparse.Namespace) -> List[Run]:
+    """:func:`plan_grid` for the command line: every method's config of
     every dataset, dataset by dataset."""
     per_method = {m: [load_experiment(n, c, m)
                       for n, c in config_specs(args, m)]
@@ -481,90 +567,62 @@ def plan_sweep(args: argparse.Namespace) -> Tuple[List[Run], int]:
         zero_shot = [load_experiment(n, c, 'zero_shot')
                      for n, c in config_specs(args, 'zero_shot')]
     variants = variant_datasets() if args.imagenet_variants else {}
-    return plan_runs(experiments, args, variants, zero_shot)
+    return plan_grid(experiments, args, variants, zero_shot)
 
 
-def format_duration(seconds: Optional[float]) -> str:
-    if seconds is None:
-        return '?'
-    seconds = int(round(seconds))
-    return f'{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}'
+def plan_sweep(args: argparse.Namespace) -> Tuple[List[Run], int]:
+    """The runs of the command line still to do, and the number of
+    finished ones (:func:`unfinished` of :func:`sweep_grid`)."""
+    return unfinished(sweep_grid(args))
 
 
-def estimate_eta(remaining: Sequence[Step],
-                 durations: Dict[str, List[float]]) -> Optional[float]:
-    """Seconds left: each remaining step at the mean duration of finished
-    steps of its kind; ``None`` while a kind has no finished step yet."""
-    total = 0.0
-    for step in remaining:
-        done = durations.get(step.kind)
-        if not done:
-            return None
-        total += sum(done) / len(done)
-    return total
+def replan_run(args: argparse.Namespace, work_dir: str) -> Run:
+    """The run of ``work_dir`` planned again from its folder: what a job
+    does when it starts or is requeued.
+
+    Raises:
+        StaleRunError: If the folder holds a training made with other
+            settings.
+        ValueError: If the sweep has no run there.
+    """
+    for run in sweep_grid(args):
+        if run.work_dir == work_dir:
+            unfinished([run])  # refuses a stale folder, naming it
+            return run
+    raise ValueError(f'The sweep has no run in {work_dir!r}.')
 
 
-def run_step(step: Step, log_file: str) -> bool:
-    """Runs one command with its output appended to ``log_file``."""
-    os.makedirs(osp.dirname(log_file), exist_ok=True)
-    with open(log_file, 'a') as log:
-        log.write(f'\n$ {shlex.join(step.cmd)}\n')
-        log.flush()
-        code = subprocess.call(step.cmd, stdout=log, stderr=subprocess.STDOUT)
-    if code != 0:
-        return False
-    if step.out_file is not None and osp.isfile(step.out_file):
-        os.replace(step.out_file, step.done_file)
-    # A command that succeeds without its output (final masks, metrics), or
-    # with a damaged one, is reported as failed rather than leaving a run
-    # silently unfinished.
-    return osp.isfile(step.done_file) and not output_problem(step)
-
-
-def tail(path: str, lines: int = 20) -> str:
-    with open(path, errors='replace') as f:
-        return ''.join(f.readlines()[-lines:])
-
-
-def execute(runs: Sequence[Run], fail_fast: bool) -> List[str]:
-    """Runs the plan, printing progress; returns the failed runs."""
-    durations: Dict[str, List[float]] = {}
-    failed = []
-    start = time.time()
-    for index, run in enumerate(runs, 1):
-        remaining = [step for r in runs[index - 1:] for step in r.steps]
-        eta = estimate_eta(remaining, durations)
-        kinds = ', '.join(
-            'train (resume)' if '--resume' in s.cmd else s.kind
-            for s in run.steps)
-        print(f'[{index}/{len(runs)}] {run.label}: {kinds}  (elapsed '
-              f'{format_duration(time.time() - start)}, ETA '
-              f'{format_duration(eta)})', flush=True)
-        log_file = osp.join(run.work_dir, SWEEP_LOG)
-        for step in run.steps:
-            began = time.time()
-            if run_step(step, log_file):
-                record_settings(step, run.work_dir)
-            else:
-                print(f'    FAILED: {shlex.join(step.cmd)}\n    log: '
-                      f'{log_file}\n{tail(log_file)}', flush=True)
-                failed.append(run.label)
-                if fail_fast:
-                    return failed
-                break
-            durations.setdefault(step.kind, []).append(time.time() - began)
-    print(f'Sweep done in {format_duration(time.time() - start)}: '
-          f'{len(runs) - len(failed)} run(s) finished, {len(failed)} failed.')
-    return failed
+def execute(runs: Sequence[Run], fail_fast: bool, jobs: int = 1,
+            gpus: int = 1) -> List[str]:
+    """Runs the plan on this machine, ``jobs`` runs at a time, printing
+    progress; returns the failed runs."""
+    return execute_local(runs, record_settings, fail_fast, jobs, gpus)
 
 
 def _raise_interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
+def check_cluster(launcher: str) -> None:
+    """Refuses ``--launcher slurm`` where slurm's commands are missing."""
+    if launcher != 'slurm':
+        return
+    missing = [cmd for cmd in ('sbatch', 'srun') if shutil.which(cmd) is None]
+    if missing:
+        raise ValueError(
+            f'--launcher slurm submits with slurm\'s {" and ".join(missing)}'
+            ', not found here: run the sweep on a machine of the cluster '
+            '(--launcher submitit-local runs the same jobs on this one).')
+
+
 def run_sweep(args: argparse.Namespace) -> int:
-    """Plans the sweep of the command line and runs (or, with ``--dry-run``,
-    prints) its unfinished runs; the exit code."""
+    """Shows the grid (``--status``), or plans the sweep of the command line
+    and runs, submits or (``--dry-run``) prints its unfinished runs; the
+    exit code."""
+    if args.status:
+        for line in grid_status(sweep_grid(args), args.work_root):
+            print(line)
+        return 0
     try:
         runs, finished = plan_sweep(args)
     except StaleRunError as error:
@@ -581,12 +639,21 @@ def run_sweep(args: argparse.Namespace) -> int:
             print(f'[{index}/{len(runs)}] {run.label}')
             for step in run.steps:
                 print(f'    {shlex.join(step.cmd)}')
+        for line in estimate(runs, args.step_seconds, args.gpus):
+            print(line)
+        if args.launcher != 'local':
+            for line in describe_groups(runs):
+                print(f'{args.launcher} {line}')
         return 0
-    # Stopped by a scheduler: end the running command too (subprocess kills
-    # its child when the wait is interrupted by an exception).
+    if args.launcher != 'local':
+        check_cluster(args.launcher)
+        return submit(runs, args.launcher, args.work_root,
+                      functools.partial(replan_run, args), record_settings,
+                      args.gpus)
+    # Stopped by a scheduler: end the running commands too.
     signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
-        failed = execute(runs, args.fail_fast)
+        failed = execute(runs, args.fail_fast, args.jobs, args.gpus)
     except KeyboardInterrupt:
         print('\nInterrupted; run the same command again to continue.')
         return 130

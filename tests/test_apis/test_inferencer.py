@@ -14,6 +14,7 @@ from rmt_testing import REPO, load_tool, random_mask_file
 
 from rmt_mm.apis import ImageInputError, RMTInferencer
 from rmt_mm.models import MaskedCLIP
+from rmt_mm.runs import demo
 
 # Scores computed in other batches (other sizes or positions) may differ in
 # the last bits: float32 cosines ~1e-7 apart, times the logit scale 14.3,
@@ -26,7 +27,6 @@ DEMO_CONFIG = os.path.join(REPO, 'configs', 'demo', 'rmt_tiny_digits.py')
 
 def test_predictions_equal_tools_test_on_the_demo_model(tmp_path,
                                                         monkeypatch):
-    demo = load_tool('demo')
     data = str(tmp_path / 'data')
     demo.write_digits(data)
     for name in demo.DIGITS:  # 3 test images per class keep the test fast

@@ -49,21 +49,21 @@ def _per_class(folder: str, split: str, i: int) -> str:
 
 
 JSON_SPECS: Dict[str, JsonSpec] = {
-    'FewShotCaltech101':
+    'RMTFewShotCaltech101':
     JsonSpec('caltech-101', '101_ObjectCategories',
              'split_zhou_Caltech101.json',
              [('Faces', 'face'), ('Leopards', 'leopard'),
               ('Motorbikes', 'motorbike'), ('accordion', 'accordion'),
               ('airplanes', 'airplane')], _per_class, 'a photo of a {}.',
              ('BACKGROUND_Google', 'Faces_easy')),
-    'FewShotOxfordPets':
+    'RMTFewShotOxfordPets':
     JsonSpec('oxford_pets', 'images', 'split_zhou_OxfordPets.json',
              [('Abyssinian', 'abyssinian'),
               ('american_bulldog', 'american_bulldog'),
               ('Bengal', 'bengal'), ('basset_hound', 'basset_hound')],
              lambda c, s, i: f'{c}_{s}{i}.jpg',
              'a photo of a {}, a type of pet.'),
-    'FewShotStanfordCars':
+    'RMTFewShotStanfordCars':
     JsonSpec('stanford_cars', '', 'split_zhou_StanfordCars.json',
              [('c0', '2012 AM General Hummer SUV'),
               ('c1', '2012 Acura RL Sedan'),
@@ -71,35 +71,35 @@ JSON_SPECS: Dict[str, JsonSpec] = {
              lambda c, s, i:
              f"cars_{'test' if s == 'test' else 'train'}/{c}{s}{i:02d}.jpg",
              'a photo of a {}.'),
-    'FewShotFlowers102':
+    'RMTFewShotFlowers102':
     JsonSpec('oxford_flowers', 'jpg', 'split_zhou_OxfordFlowers.json',
              [('1', 'pink primrose'), ('2', 'hard-leaved pocket orchid'),
               ('3', 'canterbury bells')],
              lambda c, s, i: f'image_{c}{s}{i:02d}.jpg',
              'a photo of a {}, a type of flower.'),
-    'FewShotFood101':
+    'RMTFewShotFood101':
     JsonSpec('food-101', 'images', 'split_zhou_Food101.json',
              [('apple_pie', 'apple_pie'),
               ('baby_back_ribs', 'baby_back_ribs'), ('baklava', 'baklava')],
              _per_class, 'a photo of {}, a type of food.'),
-    'FewShotSUN397':
+    'RMTFewShotSUN397':
     JsonSpec('sun397', 'SUN397', 'split_zhou_SUN397.json',
              [('a/abbey', 'abbey'), ('a/airport_terminal', 'airport_terminal'),
               ('a/apartment_building/outdoor', 'outdoor apartment_building'),
               ('b/bakery/shop', 'shop bakery')],
              lambda c, s, i: f'{c}/sun_{s}{i:03d}.jpg', 'a photo of a {}.'),
-    'FewShotDTD':
+    'RMTFewShotDTD':
     JsonSpec('dtd', 'images', 'split_zhou_DescribableTextures.json',
              [('banded', 'banded'), ('blotchy', 'blotchy'),
               ('braided', 'braided'), ('bubbly', 'bubbly')], _per_class,
              '{} texture.'),
-    'FewShotEuroSAT':
+    'RMTFewShotEuroSAT':
     JsonSpec('eurosat', '2750', 'split_zhou_EuroSAT.json',
              [('AnnualCrop', 'Annual Crop Land'), ('Forest', 'Forest'),
               ('HerbaceousVegetation', 'Herbaceous Vegetation Land'),
               ('Highway', 'Highway or Road')], _per_class,
              'a centered satellite photo of {}.'),
-    'FewShotUCF101':
+    'RMTFewShotUCF101':
     JsonSpec('ucf101', 'UCF-101-midframes', 'split_zhou_UCF101.json',
              [('Apply_Eye_Makeup', 'Apply_Eye_Makeup'),
               ('Apply_Lipstick', 'Apply_Lipstick'), ('Archery', 'Archery')],
@@ -189,14 +189,15 @@ def make_imagenet(data_dir: Path) -> Path:
 def make_imagenet_variant(data_dir: Path, name: str) -> Path:
     """The test-only ImageNet variants, 2 images per class folder."""
     folder, image_dir, wnids = {
-        'FewShotImageNetV2': ('imagenetv2',
+        'RMTFewShotImageNetV2': ('imagenetv2',
                               'imagenetv2-matched-frequency-format-val',
                               [str(i) for i in range(len(WNIDS))]),
-        'FewShotImageNetSketch': ('imagenet-sketch', 'images', SORTED_WNIDS),
-        'FewShotImageNetA': ('imagenet-adversarial', 'imagenet-a',
-                             SUBSET_WNIDS),
-        'FewShotImageNetR': ('imagenet-rendition', 'imagenet-r',
-                             SUBSET_WNIDS),
+        'RMTFewShotImageNetSketch': ('imagenet-sketch', 'images',
+                                     SORTED_WNIDS),
+        'RMTFewShotImageNetA': ('imagenet-adversarial', 'imagenet-a',
+                                SUBSET_WNIDS),
+        'RMTFewShotImageNetR': ('imagenet-rendition', 'imagenet-r',
+                                SUBSET_WNIDS),
     }[name]
     root = data_dir / folder
     write_classnames(root)
@@ -207,18 +208,18 @@ def make_imagenet_variant(data_dir: Path, name: str) -> Path:
 
 
 def make_tree(data_dir: Path, name: str) -> Path:
-    """Fabricate the folder of dataset class ``name``; return its root."""
+    """Fabricate the folder of dataset type ``name``; return its root."""
     if name in JSON_SPECS:
         return make_json_dataset(data_dir, name)
-    if name == 'FewShotFGVCAircraft':
+    if name == 'RMTFewShotFGVCAircraft':
         return make_aircraft(data_dir)
-    if name == 'FewShotImageNet':
+    if name == 'RMTFewShotImageNet':
         return make_imagenet(data_dir)
     return make_imagenet_variant(data_dir, name)
 
 
 def build(name: str, root: Path, **kwargs):
-    """Build dataset class ``name`` on ``root`` through the registry."""
+    """Build dataset type ``name`` on ``root`` through the registry."""
     # serialize_data=False skips mmengine's gc.collect(), 0.3 s per dataset.
     return DATASETS.build(
         dict(type=name, data_root=str(root), serialize_data=False, **kwargs))

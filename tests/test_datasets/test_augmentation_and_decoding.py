@@ -48,7 +48,7 @@ def train_set(root):
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
         return DATASETS.build(
-            dict(type='FewShotImageFolder', data_root=str(root),
+            dict(type='RMTFewShotImageFolder', data_root=str(root),
                  split='train', num_shots=2, seed=1,
                  pipeline=TRAIN_PIPELINE, serialize_data=False))
 
@@ -107,17 +107,18 @@ def test_coop_datasets_ignore_exif_and_own_photos_honour_it(tmp_path):
 
 
 def test_each_dataset_says_how_its_images_are_decoded(tmp_path):
-    dtd_root = make_tree(tmp_path, 'FewShotDTD')
+    dtd_root = make_tree(tmp_path, 'RMTFewShotDTD')
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
-        dtd = DATASETS.build(dict(type='FewShotDTD', data_root=str(dtd_root),
-                                  split='test', serialize_data=False))
+        dtd = DATASETS.build(dict(type='RMTFewShotDTD',
+                                  data_root=str(dtd_root), split='test',
+                                  serialize_data=False))
     assert dtd.get_data_info(0)['exif_orientation'] is False
     folder = tmp_path / 'own'
     for split in ('train', 'test'):
         (folder / split / 'a').mkdir(parents=True)
         noise_image(folder / split / 'a' / '0.png')
-    own = DATASETS.build(dict(type='FewShotImageFolder',
+    own = DATASETS.build(dict(type='RMTFewShotImageFolder',
                               data_root=str(folder), split='test',
                               serialize_data=False))
     assert own.get_data_info(0)['exif_orientation'] is True

@@ -11,34 +11,34 @@ LOAD = [dict(type='LoadImageFromFile'), dict(type='PackInputs')]
 def test_missing_data_root(tmp_path):
     missing = tmp_path / 'data' / 'dtd'
     with pytest.raises(FileNotFoundError) as info:
-        build('FewShotDTD', missing)
+        build('RMTFewShotDTD', missing)
     message = str(info.value)
     assert f'data_root not found: {missing}' in message
     assert 'split_zhou_DescribableTextures.json' in message  # the layout
 
 
 def test_missing_split_file(tmp_path):
-    root = make_tree(tmp_path, 'FewShotEuroSAT')
-    (root / JSON_SPECS['FewShotEuroSAT'].split_file).unlink()
+    root = make_tree(tmp_path, 'RMTFewShotEuroSAT')
+    (root / JSON_SPECS['RMTFewShotEuroSAT'].split_file).unlink()
     with pytest.raises(FileNotFoundError,
                        match='split file not found: .*split_zhou_EuroSAT'):
-        build('FewShotEuroSAT', root)
+        build('RMTFewShotEuroSAT', root)
 
 
 def test_missing_image_folder(tmp_path):
-    root = make_tree(tmp_path, 'FewShotUCF101')
+    root = make_tree(tmp_path, 'RMTFewShotUCF101')
     (root / 'UCF-101-midframes').rename(root / 'frames')
     with pytest.raises(FileNotFoundError) as info:
-        build('FewShotUCF101', root)
+        build('RMTFewShotUCF101', root)
     assert str(info.value).startswith(
         f'FewShotUCF101: image folder not found: {root / "UCF-101-midframes"}')
     assert 'Expected layout' in str(info.value)
 
 
 @pytest.mark.parametrize('name, missing', [
-    ('FewShotImageNet', 'classnames.txt'),
-    ('FewShotImageNetR', 'classnames.txt'),
-    ('FewShotFGVCAircraft', 'images_variant_val.txt'),
+    ('RMTFewShotImageNet', 'classnames.txt'),
+    ('RMTFewShotImageNetR', 'classnames.txt'),
+    ('RMTFewShotFGVCAircraft', 'images_variant_val.txt'),
 ])
 def test_missing_list_files(tmp_path, name, missing):
     root = make_tree(tmp_path, name)
@@ -49,8 +49,8 @@ def test_missing_list_files(tmp_path, name, missing):
 
 @pytest.mark.parametrize('test_mode', [False, True])
 def test_missing_image_names_file(tmp_path, test_mode):
-    root = make_tree(tmp_path, 'FewShotDTD')
-    dataset = build('FewShotDTD', root, split='test', pipeline=LOAD,
+    root = make_tree(tmp_path, 'RMTFewShotDTD')
+    dataset = build('RMTFewShotDTD', root, split='test', pipeline=LOAD,
                     test_mode=test_mode)
     assert dataset[0]['inputs'].shape == (3, 8, 8)
     path = dataset.get_data_info(1)['img_path']
@@ -63,8 +63,8 @@ def test_missing_image_names_file(tmp_path, test_mode):
 
 
 def test_corrupt_image_names_file(tmp_path):
-    root = make_tree(tmp_path, 'FewShotDTD')
-    dataset = build('FewShotDTD', root, split='test', pipeline=LOAD)
+    root = make_tree(tmp_path, 'RMTFewShotDTD')
+    dataset = build('RMTFewShotDTD', root, split='test', pipeline=LOAD)
     path = dataset.get_data_info(0)['img_path']
     with open(path, 'wb') as file:
         file.write(b'not an image')
@@ -73,15 +73,15 @@ def test_corrupt_image_names_file(tmp_path):
 
 
 def test_bad_split_file(tmp_path):
-    root = make_tree(tmp_path, 'FewShotDTD')
-    split_file = root / JSON_SPECS['FewShotDTD'].split_file
+    root = make_tree(tmp_path, 'RMTFewShotDTD')
+    split_file = root / JSON_SPECS['RMTFewShotDTD'].split_file
     split_file.write_text(json.dumps({'train': []}))
     with pytest.raises(ValueError, match='not a CoOp split file'):
-        build('FewShotDTD', root)
+        build('RMTFewShotDTD', root)
     split_file.write_text(
         json.dumps({'train': [['a/1.jpg', 1, 'a']], 'val': [], 'test': []}))
     with pytest.raises(ValueError, match=r'labels must be 0..n-1'):
-        build('FewShotDTD', root)
+        build('RMTFewShotDTD', root)
 
 
 @pytest.mark.parametrize('kwargs, message', [
@@ -96,5 +96,5 @@ def test_bad_split_file(tmp_path):
 ])
 def test_bad_arguments(tmp_path, kwargs, message):
     with pytest.raises(ValueError) as info:
-        build('FewShotDTD', tmp_path, **kwargs)
+        build('RMTFewShotDTD', tmp_path, **kwargs)
     assert str(info.value) == message

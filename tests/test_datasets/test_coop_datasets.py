@@ -27,24 +27,24 @@ def test_json_datasets_read_coop_split(tmp_path, name):
 
 
 def test_caltech_names(tmp_path):
-    root = make_tree(tmp_path, 'FewShotCaltech101')
-    classes = build('FewShotCaltech101', root).metainfo['classes']
+    root = make_tree(tmp_path, 'RMTFewShotCaltech101')
+    classes = build('RMTFewShotCaltech101', root).metainfo['classes']
     assert classes == ('face', 'leopard', 'motorbike', 'accordion',
                        'airplane')
     assert not {'BACKGROUND_Google', 'Faces_easy', 'Faces'} & set(classes)
 
 
 def test_stanford_cars_paths_are_relative_to_data_root(tmp_path):
-    root = make_tree(tmp_path, 'FewShotStanfordCars')
-    test = build('FewShotStanfordCars', root, split='test')
+    root = make_tree(tmp_path, 'RMTFewShotStanfordCars')
+    test = build('RMTFewShotStanfordCars', root, split='test')
     first = test.get_data_info(0)['img_path']
     assert first.startswith(str(root / 'cars_test') + osp.sep)
 
 
 def test_fgvc_aircraft_reads_official_lists(tmp_path):
-    root = make_tree(tmp_path, 'FewShotFGVCAircraft')
+    root = make_tree(tmp_path, 'RMTFewShotFGVCAircraft')
     for split, counts in COUNTS.items():
-        dataset = build('FewShotFGVCAircraft', root, split=split)
+        dataset = build('RMTFewShotFGVCAircraft', root, split=split)
         assert dataset.metainfo['classes'] == tuple(AIRCRAFT)
         assert dataset.metainfo['templates'] == (
             'a photo of a {}, a type of aircraft.', )
@@ -54,16 +54,16 @@ def test_fgvc_aircraft_reads_official_lists(tmp_path):
 
 
 def test_fgvc_aircraft_unknown_variant(tmp_path):
-    root = make_tree(tmp_path, 'FewShotFGVCAircraft')
+    root = make_tree(tmp_path, 'RMTFewShotFGVCAircraft')
     with open(root / 'images_variant_test.txt', 'a') as file:
         file.write('1234567 Concorde\n')
     with pytest.raises(ValueError, match='Concorde'):
-        build('FewShotFGVCAircraft', root, split='test')
+        build('RMTFewShotFGVCAircraft', root, split='test')
 
 
 def test_templates_can_be_overridden(tmp_path):
-    root = make_tree(tmp_path, 'FewShotDTD')
-    dataset = build('FewShotDTD', root, templates=['{} pattern.', 'a {}.'])
+    root = make_tree(tmp_path, 'RMTFewShotDTD')
+    dataset = build('RMTFewShotDTD', root, templates=['{} pattern.', 'a {}.'])
     assert dataset.metainfo['templates'] == ('{} pattern.', 'a {}.')
     described = repr(dataset).splitlines()
     for line in (f'Data root: \t{dataset.data_root}',

@@ -23,7 +23,7 @@ def test_every_dataset_has_a_config():
     types = {Config.fromfile(path).test_dataloader.dataset.type
              for path in DATASET_CONFIGS}
     assert types == {name for name in DATASETS.module_dict
-                     if name.startswith('FewShot')}
+                     if name.startswith('RMTFewShot')}
 
 
 @pytest.mark.parametrize('path', DATASET_CONFIGS, ids=lambda p: p.stem)
@@ -74,7 +74,7 @@ def test_dataset_config_builds_on_fabricated_data(tmp_path, path):
 
 def test_pipelines_produce_224_inputs(tmp_path):
     cfg = Config.fromfile(CONFIGS / '_base_' / 'datasets' / 'eurosat.py')
-    root = make_tree(tmp_path, 'FewShotEuroSAT')
+    root = make_tree(tmp_path, 'RMTFewShotEuroSAT')
     for loader in ('train_dataloader', 'test_dataloader'):
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')  # the fake classes are small
@@ -100,7 +100,7 @@ def test_custom_folder_example(tmp_path):
                         for i in range(40)])
     for loader in LOADERS:
         dataset = cfg[loader].dataset
-        assert dataset.type == 'FewShotImageFolder'
+        assert dataset.type == 'RMTFewShotImageFolder'
         assert dataset.data_root == 'data/my_dataset'
         assert dataset.split == base[loader].dataset.split
         assert dataset.pipeline == base[loader].dataset.pipeline
@@ -117,11 +117,11 @@ def test_a_new_dataset_is_a_six_line_config(tmp_path):
     new.write_text(
         f"_base_ = '{SHARED_BASE}'\n"
         'data_preprocessor = dict(num_classes=2)\n'
-        "train_dataloader = dict(dataset=dict(type='FewShotImageFolder', "
+        "train_dataloader = dict(dataset=dict(type='RMTFewShotImageFolder', "
         "data_root='x'))\n"
-        "val_dataloader = dict(dataset=dict(type='FewShotImageFolder', "
+        "val_dataloader = dict(dataset=dict(type='RMTFewShotImageFolder', "
         "data_root='x'))\n"
-        "test_dataloader = dict(dataset=dict(type='FewShotImageFolder', "
+        "test_dataloader = dict(dataset=dict(type='RMTFewShotImageFolder', "
         "data_root='x'))\n")
     cfg = Config.fromfile(new)
     assert cfg.train_dataloader.sampler.type == 'RMTGlobalBatchSampler'
@@ -133,7 +133,7 @@ def test_readme_custom_folder_snippet_runs_as_written(tmp_path):
     """The README's snippet, saved as configs/rmt/<name>.py, builds a
     training set whose images of any size come out 224 x 224."""
     text = README.read_text()
-    start = text.index('## Your own dataset')
+    start = text.index('## Your own images')
     snippet = text[text.index('```python', start) + len('```python'):]
     snippet = snippet[:snippet.index('```')]
     rmt = tmp_path / 'configs' / 'rmt'

@@ -35,7 +35,7 @@ def coop_reference(split_file, num_shots, seed):
     return subsets
 
 
-@pytest.mark.parametrize('name', ['FewShotDTD', 'FewShotCaltech101'])
+@pytest.mark.parametrize('name', ['RMTFewShotDTD', 'RMTFewShotCaltech101'])
 @pytest.mark.parametrize('num_shots', [1, 2, 4, 8])
 @pytest.mark.parametrize('seed', [1, 2, 3])
 def test_subsets_match_coop(tmp_path, name, num_shots, seed):
@@ -56,10 +56,10 @@ def test_subsets_match_coop(tmp_path, name, num_shots, seed):
 
 
 def test_val_is_drawn_after_train_even_when_asked_first(tmp_path):
-    root = make_tree(tmp_path, 'FewShotDTD')
-    spec = JSON_SPECS['FewShotDTD']
+    root = make_tree(tmp_path, 'RMTFewShotDTD')
+    spec = JSON_SPECS['RMTFewShotDTD']
     expected = coop_reference(root / spec.split_file, 2, 5)
-    val = build('FewShotDTD', root, split='val', num_shots=2, seed=5)
+    val = build('RMTFewShotDTD', root, split='val', num_shots=2, seed=5)
     assert relative_items(val, root / spec.image_dir) == expected['val']
     # The same draw also fixed the training subset, now read from the cache.
     cache = json.loads((root / 'split_fewshot/shot_2-seed_5.json').read_text())
@@ -67,13 +67,13 @@ def test_val_is_drawn_after_train_even_when_asked_first(tmp_path):
 
 
 def test_cache_is_reused(tmp_path):
-    root = make_tree(tmp_path, 'FewShotDTD')
+    root = make_tree(tmp_path, 'RMTFewShotDTD')
     image_root = root / 'images'
-    first = build('FewShotDTD', root, num_shots=1, seed=1)
+    first = build('RMTFewShotDTD', root, num_shots=1, seed=1)
     cache_file = root / 'split_fewshot' / 'shot_1-seed_1.json'
     assert cache_file.is_file()
     # Replace the cached choice by another valid one: it must be used.
-    split_file = root / JSON_SPECS['FewShotDTD'].split_file
+    split_file = root / JSON_SPECS['RMTFewShotDTD'].split_file
     split = json.loads(split_file.read_text())
     chosen = dict(relative_items(first, image_root))
     unused = {}
@@ -84,27 +84,27 @@ def test_cache_is_reused(tmp_path):
     cache = json.loads(cache_file.read_text())
     cache['train'] = other
     cache_file.write_text(json.dumps(cache))
-    again = build('FewShotDTD', root, num_shots=1, seed=1)
+    again = build('RMTFewShotDTD', root, num_shots=1, seed=1)
     assert [p for p, _ in relative_items(again, image_root)] == other
 
 
 def test_cache_dir_argument(tmp_path):
-    root = make_tree(tmp_path, 'FewShotEuroSAT')
+    root = make_tree(tmp_path, 'RMTFewShotEuroSAT')
     cache_dir = tmp_path / 'caches' / 'eurosat'
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
-        build('FewShotEuroSAT', root, num_shots=4, seed=2,
+        build('RMTFewShotEuroSAT', root, num_shots=4, seed=2,
               cache_dir=str(cache_dir))
     assert (cache_dir / 'shot_4-seed_2.json').is_file()
     assert not (root / 'split_fewshot').exists()
 
 
 def test_unwritable_cache_warns_and_still_draws(tmp_path):
-    root = make_tree(tmp_path, 'FewShotDTD')
+    root = make_tree(tmp_path, 'RMTFewShotDTD')
     # A file where the cache folder should be: works even for root.
     (root / 'split_fewshot').write_text('')
     with pytest.warns(UserWarning) as records:
-        dataset = build('FewShotDTD', root, num_shots=1, seed=1)
+        dataset = build('RMTFewShotDTD', root, num_shots=1, seed=1)
     assert len(dataset) == 4
     cache_file = re.escape(str(root / 'split_fewshot' / 'shot_1-seed_1.json'))
     assert re.fullmatch(
@@ -115,7 +115,7 @@ def test_unwritable_cache_warns_and_still_draws(tmp_path):
 
 
 def test_stale_cache_is_an_error(tmp_path):
-    root = make_tree(tmp_path, 'FewShotDTD')
+    root = make_tree(tmp_path, 'RMTFewShotDTD')
     cache_file = root / 'split_fewshot' / 'shot_1-seed_1.json'
     cache_file.parent.mkdir()
     for content, problem in (
@@ -124,16 +124,16 @@ def test_stale_cache_is_an_error(tmp_path):
             ({'val': []}, "has no 'train' list")):
         cache_file.write_text(json.dumps(content))
         with pytest.raises(ValueError) as info:
-            build('FewShotDTD', root, num_shots=1, seed=1)
+            build('RMTFewShotDTD', root, num_shots=1, seed=1)
         assert str(info.value) == (
             f'FewShotDTD: the few-shot cache {cache_file} {problem}; it was '
             'written for other data. Delete it to draw the subset again.')
 
 
 def test_small_classes_warn_once_naming_them(tmp_path):
-    root = make_tree(tmp_path, 'FewShotDTD')
+    root = make_tree(tmp_path, 'RMTFewShotDTD')
     with pytest.warns(UserWarning) as records:
-        train = build('FewShotDTD', root, num_shots=6, seed=1)
+        train = build('RMTFewShotDTD', root, num_shots=6, seed=1)
     messages = [str(r.message) for r in records]
     assert len(messages) == 1
     # Train counts are 6, 5, 3, 7: 'blotchy' and 'braided' are short.
@@ -151,13 +151,13 @@ def test_small_classes_warn_once_naming_them(tmp_path):
             f'and keep all they have: {named}.')
     with warnings.catch_warnings():
         warnings.simplefilter('error')
-        build('FewShotDTD', root, num_shots=3, seed=1)
+        build('RMTFewShotDTD', root, num_shots=3, seed=1)
 
 
 @pytest.mark.parametrize('subsample', ['base', 'new'])
 @pytest.mark.parametrize('split', ['train', 'val', 'test'])
 def test_base_new_halves(tmp_path, subsample, split):
-    name = 'FewShotCaltech101'  # 5 classes: base 0-2, new 3-4
+    name = 'RMTFewShotCaltech101'  # 5 classes: base 0-2, new 3-4
     spec = JSON_SPECS[name]
     root = make_tree(tmp_path, name)
     image_root = root / spec.image_dir
@@ -178,8 +178,8 @@ def test_base_new_halves(tmp_path, subsample, split):
 
 
 def test_all_images_when_num_shots_is_minus_one(tmp_path):
-    root = make_tree(tmp_path, 'FewShotDTD')
-    assert len(build('FewShotDTD', root, num_shots=-1)) == 6 + 5 + 3 + 7
+    root = make_tree(tmp_path, 'RMTFewShotDTD')
+    assert len(build('RMTFewShotDTD', root, num_shots=-1)) == 6 + 5 + 3 + 7
     assert not (root / 'split_fewshot').exists()
 
 

@@ -27,46 +27,46 @@ def make_presplit(root, with_val=True):
 def test_flat_layout_ratio_split(tmp_path):
     root = make_flat(tmp_path / 'mine')
     splits = {
-        split: relative_items(build('FewShotImageFolder', root, split=split),
-                              root)
+        split: relative_items(
+            build('RMTFewShotImageFolder', root, split=split), root)
         for split in ('train', 'val', 'test')
     }
     assert [len(items) for items in splits.values()] == [15, 6, 9]
     paths = [path for items in splits.values() for path, _ in items]
     assert sorted(paths) == sorted(f'{c}/{i:02d}.png' for c in CLASSES
                                    for i in range(10))
-    again = build('FewShotImageFolder', root, split='test')
+    again = build('RMTFewShotImageFolder', root, split='test')
     assert relative_items(again, root) == splits['test']
-    other = build('FewShotImageFolder', root, split='test', split_seed=1)
+    other = build('RMTFewShotImageFolder', root, split='test', split_seed=1)
     assert relative_items(other, root) != splits['test']
-    dataset = build('FewShotImageFolder', root, split='train')
+    dataset = build('RMTFewShotImageFolder', root, split='train')
     assert dataset.metainfo['classes'] == CLASSES
     assert dataset.metainfo['templates'] == ('a photo of a {}.', )
 
 
 def test_flat_layout_fewshot_and_cache_folder_is_not_a_class(tmp_path):
     root = make_flat(tmp_path / 'mine')
-    train = build('FewShotImageFolder', root, split='train', num_shots=2)
+    train = build('RMTFewShotImageFolder', root, split='train', num_shots=2)
     assert len(train) == 6
     assert (root / 'split_fewshot' / 'shot_2-seed_1.json').is_file()
-    val = build('FewShotImageFolder', root, split='val', num_shots=2)
+    val = build('RMTFewShotImageFolder', root, split='val', num_shots=2)
     assert val.metainfo['classes'] == CLASSES and len(val) == 6
 
 
 def test_presplit_layout(tmp_path):
     root = make_presplit(tmp_path / 'mine')
-    sizes = {split: len(build('FewShotImageFolder', root, split=split))
+    sizes = {split: len(build('RMTFewShotImageFolder', root, split=split))
              for split in ('train', 'val', 'test')}
     assert sizes == {'train': 15, 'val': 9, 'test': 6}
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
-        val = build('FewShotImageFolder', root, split='val', num_shots=8)
+        val = build('RMTFewShotImageFolder', root, split='val', num_shots=8)
     assert len(val) == 3 * 3  # min(8, 4) per class, 3 available
 
 
 def test_presplit_without_val_uses_test(tmp_path):
     root = make_presplit(tmp_path / 'mine', with_val=False)
-    val = build('FewShotImageFolder', root, split='val', num_shots=1)
+    val = build('RMTFewShotImageFolder', root, split='val', num_shots=1)
     assert len(val) == 6  # the complete test folder
     assert all(path.startswith('test/')
                for path, _ in relative_items(val, root))
@@ -76,7 +76,7 @@ def test_presplit_unknown_test_class(tmp_path):
     root = make_presplit(tmp_path / 'mine')
     write_images(root, ['test/wolf/0.jpg'])
     with pytest.raises(ValueError, match='test/wolf'):
-        build('FewShotImageFolder', root, split='test')
+        build('RMTFewShotImageFolder', root, split='test')
 
 
 @pytest.mark.parametrize('kind', ['dict', 'json', 'txt'])
@@ -91,7 +91,7 @@ def test_classnames(tmp_path, kind):
         classnames = str(tmp_path / 'names.txt')
     else:
         classnames = names
-    dataset = build('FewShotImageFolder', root, classnames=classnames,
+    dataset = build('RMTFewShotImageFolder', root, classnames=classnames,
                     templates=['a photo of my {}.'])
     assert dataset.metainfo['classes'] == ('tabby cat', 'dog', 'red fox')
     assert dataset.metainfo['templates'] == ('a photo of my {}.', )
@@ -100,11 +100,11 @@ def test_classnames(tmp_path, kind):
 def test_classnames_errors(tmp_path):
     root = make_flat(tmp_path / 'mine')
     with pytest.raises(ValueError, match='wolf'):
-        build('FewShotImageFolder', root, classnames={'wolf': 'grey wolf'})
+        build('RMTFewShotImageFolder', root, classnames={'wolf': 'grey wolf'})
     with pytest.raises(FileNotFoundError, match='missing.json'):
-        build('FewShotImageFolder', root, classnames='missing.json')
+        build('RMTFewShotImageFolder', root, classnames='missing.json')
     with pytest.raises(ValueError, match='split_ratio'):
-        build('FewShotImageFolder', root, split_ratio=(0.5, 0.5, 0.5))
+        build('RMTFewShotImageFolder', root, split_ratio=(0.5, 0.5, 0.5))
 
 
 def test_empty_class_folder_is_an_error_naming_it(tmp_path):
@@ -118,4 +118,4 @@ def test_empty_class_folder_is_an_error_naming_it(tmp_path):
             write_images(root, ['test/cat/0.png'], PNG)
         with pytest.raises(ValueError,
                            match=f'class folder {empty} has no images'):
-            build('FewShotImageFolder', root, split='test')
+            build('RMTFewShotImageFolder', root, split='test')

@@ -13,8 +13,8 @@ PHOTO = ('a photo of a {}.', )
 
 
 def test_imagenet_full_splits(tmp_path):
-    root = make_tree(tmp_path, 'FewShotImageNet')
-    train = build('FewShotImageNet', root, split='train')
+    root = make_tree(tmp_path, 'RMTFewShotImageNet')
+    train = build('RMTFewShotImageNet', root, split='train')
     assert train.metainfo['classes'] == NAMES  # labels follow sorted wnids
     assert train.metainfo['templates'] == PHOTO
     assert len(train) == sum(COUNTS['train'])
@@ -24,14 +24,14 @@ def test_imagenet_full_splits(tmp_path):
     assert all(path.split('/')[1] == SORTED_WNIDS[label]
                for path, label in items)
     for split in ('val', 'test'):  # both are the official validation set
-        dataset = build('FewShotImageNet', root, split=split, num_shots=1)
+        dataset = build('RMTFewShotImageNet', root, split=split, num_shots=1)
         assert len(dataset) == sum(COUNTS['val'])
         assert all(path.startswith('val/') for path, _ in relative_items(
             dataset, root / 'images'))
 
 
 def test_imagenet_fewshot_draws_train_only(tmp_path):
-    root = make_tree(tmp_path, 'FewShotImageNet')
+    root = make_tree(tmp_path, 'RMTFewShotImageNet')
     stream = random.Random(3)
     expected = []
     for label, wnid in enumerate(SORTED_WNIDS):
@@ -39,24 +39,24 @@ def test_imagenet_fewshot_draws_train_only(tmp_path):
                  for i in range(COUNTS['train'][label])]
         expected += stream.sample(files, 4) if len(files) >= 4 else files
     with pytest.warns(UserWarning, match='great white shark'):
-        train = build('FewShotImageNet', root, num_shots=4, seed=3)
+        train = build('RMTFewShotImageNet', root, num_shots=4, seed=3)
     assert relative_items(train, root / 'images') == expected
     cache = json.loads((root / 'split_fewshot/shot_4-seed_3.json').read_text())
     assert list(cache) == ['train']
 
 
 def test_imagenet_unknown_class_folder(tmp_path):
-    root = make_tree(tmp_path, 'FewShotImageNet')
+    root = make_tree(tmp_path, 'RMTFewShotImageNet')
     (root / 'images/val/n99999999').mkdir()
     with pytest.raises(ValueError, match='n99999999'):
-        build('FewShotImageNet', root, split='val')
+        build('RMTFewShotImageNet', root, split='val')
 
 
 @pytest.mark.parametrize('name, classes', [
-    ('FewShotImageNetV2', NAMES),
-    ('FewShotImageNetSketch', NAMES),
-    ('FewShotImageNetA', tuple(WNIDS[w] for w in sorted(SUBSET_WNIDS))),
-    ('FewShotImageNetR', tuple(WNIDS[w] for w in sorted(SUBSET_WNIDS))),
+    ('RMTFewShotImageNetV2', NAMES),
+    ('RMTFewShotImageNetSketch', NAMES),
+    ('RMTFewShotImageNetA', tuple(WNIDS[w] for w in sorted(SUBSET_WNIDS))),
+    ('RMTFewShotImageNetR', tuple(WNIDS[w] for w in sorted(SUBSET_WNIDS))),
 ])
 def test_test_only_variants(tmp_path, name, classes):
     root = make_tree(tmp_path, name)
@@ -74,17 +74,17 @@ def test_test_only_variants(tmp_path, name, classes):
 
 
 def test_imagenet_v2_folder_index_is_the_label(tmp_path):
-    root = make_tree(tmp_path, 'FewShotImageNetV2')
-    test = build('FewShotImageNetV2', root, split='test')
+    root = make_tree(tmp_path, 'RMTFewShotImageNetV2')
+    test = build('RMTFewShotImageNetV2', root, split='test')
     image_root = root / 'imagenetv2-matched-frequency-format-val'
     assert all(path.split('/')[0] == str(label)
                for path, label in relative_items(test, image_root))
 
 
 def test_variant_base_new(tmp_path):
-    root = make_tree(tmp_path, 'FewShotImageNetA')
+    root = make_tree(tmp_path, 'RMTFewShotImageNetA')
     with warnings.catch_warnings():
         warnings.simplefilter('error')
-        new = build('FewShotImageNetA', root, split='test', subsample='new')
+        new = build('RMTFewShotImageNetA', root, split='test', subsample='new')
     assert new.metainfo['classes'] == (WNIDS['n01514859'], )
     assert len(new) == 2

@@ -52,7 +52,8 @@ def free_port() -> int:
 def build_model() -> RMTClassifier:
     torch.manual_seed(0)
     return RMTClassifier(
-        backbone=dict(type='MaskedCLIP', arch=TINY_VIT, threshold=THRESHOLD),
+        backbone=dict(type='RMTMaskedCLIP', arch=TINY_VIT,
+                      threshold=THRESHOLD),
         classnames=CLASSES,
         data_preprocessor=dict(
             mean=[122.770938, 116.7460125, 104.09373615],

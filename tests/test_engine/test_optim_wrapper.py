@@ -10,7 +10,7 @@ from rmt_mm.models import RMTClassifier
 def make_model(seed: int = 0) -> RMTClassifier:
     torch.manual_seed(seed)
     return RMTClassifier(
-        backbone=dict(type='MaskedCLIP', arch=TINY_VIT),
+        backbone=dict(type='RMTMaskedCLIP', arch=TINY_VIT),
         classnames=('a', 'b', 'c')).train()
 
 
@@ -145,7 +145,8 @@ def test_a_single_masked_weight_trains_with_dropout():
     torch.manual_seed(0)
     name = 'visual.transformer.resblocks.0.attn.out_proj.weight'
     model = RMTClassifier(
-        backbone=dict(type='MaskedCLIP', arch=TINY_VIT, mask_targets=[name]),
+        backbone=dict(type='RMTMaskedCLIP', arch=TINY_VIT,
+                      mask_targets=[name]),
         classnames=('a', 'b', 'c')).train()
     drop_some_weights(model)
     before = scores(model)
@@ -169,7 +170,7 @@ def test_clipping_applies_to_the_dropped_gradient():
 
 def test_missing_regulariser_is_a_clear_error():
     model = RMTClassifier(
-        backbone=dict(type='MaskedCLIP', arch=TINY_VIT),
+        backbone=dict(type='RMTMaskedCLIP', arch=TINY_VIT),
         classnames=('a', 'b', 'c'), regularizer=None).train()
     wrapper = wrapper_for(model, lam=0.5)
     with pytest.raises(ValueError, match='optim_wrapper.lam=0'):

@@ -20,7 +20,7 @@ class Loader(list):
 def make_runner(tmp_path, resume=False, **parts):
     torch.manual_seed(0)
     model = RMTClassifier(
-        backbone=dict(type='MaskedCLIP', arch=TINY_VIT),
+        backbone=dict(type='RMTMaskedCLIP', arch=TINY_VIT),
         classnames=('a', 'b', 'c'),
         data_preprocessor=dict(type='mmpretrain.ClsDataPreprocessor'),
         **parts)
@@ -38,7 +38,7 @@ def make_runner(tmp_path, resume=False, **parts):
 
 
 def test_candidate_groups_cover_attention_mlp_and_conv1():
-    names = RMTClassifier(backbone=dict(type='MaskedCLIP', arch=TINY_VIT),
+    names = RMTClassifier(backbone=dict(type='RMTMaskedCLIP', arch=TINY_VIT),
                           classnames=('a', )).backbone.candidate_names()
     groups = candidate_groups(names)
     assert set(groups) == {

@@ -47,7 +47,7 @@ def payload(tmp_path):
 
 def _tiny_config(tmp_path, pretrained) -> str:
     config = tmp_path / 'cfg.py'
-    config.write_text(f'model = dict(backbone=dict(type="MaskedCLIP", '
+    config.write_text(f'model = dict(backbone=dict(type="RMTMaskedCLIP", '
                       f'arch={TINY_VIT!r}, pretrained={pretrained!r}))\n')
     return str(config)
 
@@ -277,14 +277,14 @@ def test_a_mask_file_loads_where_a_checkpoint_does(mask_file):
     checkpoint = _load_checkpoint(path)
     assert checkpoint['state_dict'] == {'backbone.mask_file': path}
     expected, _ = load_mask_file(path)
-    model = RMTClassifier(backbone=dict(type='MaskedCLIP', arch=TINY_VIT,
+    model = RMTClassifier(backbone=dict(type='RMTMaskedCLIP', arch=TINY_VIT,
                                         pretrained=weights),
                           classnames=('a', 'b'))
     load_checkpoint(model, path)
     # Booleans: exact.
     assert all(torch.equal(model.backbone.hard_masks()[n], expected[n])
                for n in expected)
-    other = RMTClassifier(backbone=dict(type='MaskedCLIP', arch=TINY_VIT),
+    other = RMTClassifier(backbone=dict(type='RMTMaskedCLIP', arch=TINY_VIT),
                           classnames=('a', 'b'))
     with pytest.raises(FileRefusedError, match='learned on other weights'):
         load_checkpoint(other, path)

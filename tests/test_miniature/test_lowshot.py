@@ -33,12 +33,12 @@ def test_low_shot_epochs_reach_the_margin_and_no_more(margin):
 
 
 def test_flip_distance_reads_the_backbones_init_and_threshold():
-    backbone = dict(type='MaskedCLIP', score_init=0.02, threshold=0.004)
+    backbone = dict(type='RMTMaskedCLIP', score_init=0.02, threshold=0.004)
     assert flip_distance(Config(dict(model=dict(backbone=backbone)))) == \
         pytest.approx(0.016)
     # MaskedCLIP's defaults (the paper's 1e-2 and 5e-3) where not set.
     for cfg in (dict(), dict(model=dict(type='RMTClassifier')),
-                dict(model=dict(backbone=dict(type='MaskedCLIP')))):
+                dict(model=dict(backbone=dict(type='RMTMaskedCLIP')))):
         assert flip_distance(Config(cfg)) == pytest.approx(5e-3)
 
 
@@ -64,7 +64,7 @@ def test_train_set_size_from_classes_and_shots_or_by_counting(monkeypatch):
             data_preprocessor=top, model=model or dict(),
             train_dataloader=dict(dataset=dataset))))
 
-    four_shots = dict(type='FewShotDTD', num_shots=4)
+    four_shots = dict(type='RMTFewShotDTD', num_shots=4)
     assert size(four_shots, top=dict(num_classes=10)) == 40
     assert size(four_shots, model=dict(
         data_preprocessor=dict(num_classes=10))) == 40
@@ -72,12 +72,12 @@ def test_train_set_size_from_classes_and_shots_or_by_counting(monkeypatch):
     # Counted when the config cannot tell: no class count, every image, a
     # class subset, or no shots given.
     assert size(four_shots) == 7
-    assert size(dict(type='FewShotDTD', num_shots=-1),
+    assert size(dict(type='RMTFewShotDTD', num_shots=-1),
                 top=dict(num_classes=10)) == 7
     assert size(dict(four_shots, subsample='base'),
                 top=dict(num_classes=10)) == 7
-    assert size(dict(type='FewShotDTD'), top=dict(num_classes=10)) == 7
-    assert size(dict(type='FewShotDTD', num_shots=0),
+    assert size(dict(type='RMTFewShotDTD'), top=dict(num_classes=10)) == 7
+    assert size(dict(type='RMTFewShotDTD', num_shots=0),
                 top=dict(num_classes=10)) == 7
     assert len(built) == 5
     assert built[0] == dict(four_shots, pipeline=[], lazy_init=False)

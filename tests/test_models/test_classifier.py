@@ -16,7 +16,7 @@ TEMPLATES = ('a photo of a {}.', 'a sketch of a {}.')
 def classifier():
     torch.manual_seed(0)
     return RMTClassifier(
-        backbone=dict(type='MaskedCLIP', arch=TINY_VIT),
+        backbone=dict(type='RMTMaskedCLIP', arch=TINY_VIT),
         classnames=CLASSES,
         templates=TEMPLATES)
 
@@ -119,7 +119,7 @@ def test_teacher_is_the_unmasked_model(tmp_path):
     masks would give the student's own entropy instead)."""
     weights = save_random_weights(TINY_VIT, str(tmp_path / 'clip.pt'))
     model = RMTClassifier(
-        backbone=dict(type='MaskedCLIP', arch=TINY_VIT, pretrained=weights),
+        backbone=dict(type='RMTMaskedCLIP', arch=TINY_VIT, pretrained=weights),
         classnames=CLASSES, templates=TEMPLATES).train()
     torch.manual_seed(1)
     with torch.no_grad():
@@ -210,7 +210,7 @@ def test_predict_without_data_samples_makes_them(classifier):
 
 
 def test_missing_classes_are_a_clear_error():
-    model = RMTClassifier(backbone=dict(type='MaskedCLIP', arch=TINY_VIT))
+    model = RMTClassifier(backbone=dict(type='RMTMaskedCLIP', arch=TINY_VIT))
     with pytest.raises(RuntimeError) as info:
         model(torch.rand(1, 3, 32, 32), mode='tensor')
     assert str(info.value) == (
@@ -221,7 +221,7 @@ def test_missing_classes_are_a_clear_error():
 
 def test_init_cfg_reaches_mmengine():
     init_cfg = dict(type='Pretrained', checkpoint='epoch_3.pth')
-    model = RMTClassifier(backbone=dict(type='MaskedCLIP', arch=TINY_VIT),
+    model = RMTClassifier(backbone=dict(type='RMTMaskedCLIP', arch=TINY_VIT),
                           classnames=CLASSES, init_cfg=init_cfg)
     assert model.init_cfg == init_cfg
 
@@ -246,7 +246,7 @@ def test_checkpoints_leave_out_the_frozen_clip_and_load_strictly():
     def build(seed):
         torch.manual_seed(seed)
         return RMTClassifier(
-            backbone=dict(type='MaskedCLIP', arch=TINY_VIT),
+            backbone=dict(type='RMTMaskedCLIP', arch=TINY_VIT),
             head=dict(type='RMTCoOpHead', num_context=2), classnames=CLASSES)
 
     state = build(0).state_dict()

@@ -9,8 +9,8 @@ from rmt_mm.engine import GradDropoutOptimWrapper, gradient_dropout
 from rmt_mm.models import RMTClassifier
 
 CLASSES = ('cat', 'dog', 'bird')
-NO_MASKS = dict(type='MaskedCLIP', arch=TINY_VIT, mask_targets=None)
-MASKS = dict(type='MaskedCLIP', arch=TINY_VIT)
+NO_MASKS = dict(type='RMTMaskedCLIP', arch=TINY_VIT, mask_targets=None)
+MASKS = dict(type='RMTMaskedCLIP', arch=TINY_VIT)
 COOP = dict(type='RMTCoOpHead', num_context=4)
 
 

@@ -16,7 +16,7 @@ M = 4
 def coop():
     torch.manual_seed(0)
     return RMTClassifier(
-        backbone=dict(type='MaskedCLIP', arch=TINY_VIT, mask_targets=None),
+        backbone=dict(type='RMTMaskedCLIP', arch=TINY_VIT, mask_targets=None),
         head=dict(type='RMTCoOpHead', num_context=M),
         regularizer=None,
         classnames=CLASSES)
@@ -85,7 +85,7 @@ def test_fixed_names_must_be_the_datasets(coop):
 def test_too_long_prompt_is_a_clear_error():
     with pytest.raises(ValueError, match='lower num_context'):
         RMTClassifier(
-            backbone=dict(type='MaskedCLIP', arch=TINY_VIT,
+            backbone=dict(type='RMTMaskedCLIP', arch=TINY_VIT,
                           mask_targets=None),
             head=dict(type='RMTCoOpHead', num_context=12), regularizer=None,
             classnames=('a very long class name indeed',))
@@ -94,7 +94,7 @@ def test_too_long_prompt_is_a_clear_error():
 def test_fixed_names_error_shows_five_names_of_each():
     names = tuple(f'c{i}' for i in range(7))
     model = RMTClassifier(
-        backbone=dict(type='MaskedCLIP', arch=TINY_VIT, mask_targets=None),
+        backbone=dict(type='RMTMaskedCLIP', arch=TINY_VIT, mask_targets=None),
         head=dict(type='RMTCoOpHead', num_context=M), regularizer=None,
         classnames=names)
     with pytest.raises(ValueError) as info:

@@ -426,3 +426,29 @@ def test_training_keeps_batchnorm_statistics_of_the_frozen_resnet():
     clip.encode_image(images, masked=False)  # teacher pass
     # Untouched buffers: copied values, exact.
     assert all(torch.equal(m.running_mean, b) for m, b in zip(norms, before))
+
+
+def test_magnitude_stagger_orders_initial_scores_by_weight_size():
+    """Scores rise linearly with the rank of ``|W|`` inside each tensor,
+    from just above the threshold to ``2 * init - threshold``; ranks here
+    come from numpy's sort, an independent computation. Continuous random
+    weights have no ties, so ranks are exact, and the scores too (float64,
+    the same IEEE operations in the same order)."""
+    import numpy as np
+    from rmt_mm.models.masks import MaskScores
+    generator = torch.Generator().manual_seed(0)
+    weights = {'a.weight': torch.randn(5, 7, generator=generator,
+                                       dtype=torch.float64),
+               'b.weight': torch.randn(11, generator=generator,
+                                       dtype=torch.float64)}
+    scores = MaskScores({n: w.shape for n, w in weights.items()},
+                        init=1e-2, threshold=5e-3, dtype=torch.float64)
+    scores.stagger(weights, 'magnitude')
+    for name, weight in weights.items():
+        size = np.abs(weight.numpy().ravel())
+        rank = np.empty(size.size)
+        rank[np.argsort(size, kind='stable')] = np.arange(1, size.size + 1)
+        expected = 5e-3 + (2 * (1e-2 - 5e-3)) * (rank / size.size)
+        np.testing.assert_array_equal(
+            scores[name].detach().numpy().ravel(), expected)
+        assert (scores[name] > 5e-3).all()

@@ -67,7 +67,7 @@ def make_setup(tmp_path, fine_tune=False, separate_val=True, passes=3):
         os.rename(tmp_path / 'val' / 'train', tmp_path / 'images' / 'val')
     torch.manual_seed(0)
     model = RMTClassifier(
-        backbone=dict(type='MaskedCLIP', arch=TINY_VIT, mask_targets=None),
+        backbone=dict(type='RMTMaskedCLIP', arch=TINY_VIT, mask_targets=None),
         adapter=dict(type='RMTTipAdapter', fine_tune_keys=fine_tune,
                      augment_passes=passes, search_steps=(5, 7)),
         regularizer=None,
@@ -80,7 +80,7 @@ def make_setup(tmp_path, fine_tune=False, separate_val=True, passes=3):
     test_pipeline = [dict(type='LoadImageFromFile'),
                      dict(type='Resize', scale=(32, 32), backend='pillow'),
                      record, dict(type='PackInputs')]
-    dataset = dict(type='FewShotImageFolder', data_root=data, num_shots=4,
+    dataset = dict(type='RMTFewShotImageFolder', data_root=data, num_shots=4,
                    seed=1)
     cfg = Config(dict(
         train_dataloader=dict(batch_size=5, dataset=dict(
@@ -196,7 +196,7 @@ def test_tip_adapter_f_trains_the_keys_only(tmp_path):
     # The cache travels in the checkpoint.
     state = model.state_dict()
     fresh = RMTClassifier(
-        backbone=dict(type='MaskedCLIP', arch=TINY_VIT, mask_targets=None),
+        backbone=dict(type='RMTMaskedCLIP', arch=TINY_VIT, mask_targets=None),
         adapter=dict(type='RMTTipAdapter', fine_tune_keys=True),
         regularizer=None)
     fresh.load_state_dict(state, strict=False)

@@ -14,7 +14,7 @@ CONFIG = f'{REPO}/configs/rmt/rmt_vitb16_dtd_16shot.py'
 def test_amp_keeps_gradient_dropout():
     cfg = Config.fromfile(CONFIG)
     enable_amp(cfg, 'bfloat16')
-    assert cfg.optim_wrapper.type == 'AmpGradDropoutOptimWrapper'
+    assert cfg.optim_wrapper.type == 'RMTAmpGradDropoutOptimWrapper'
     assert cfg.optim_wrapper.lam == 'auto'
     assert cfg.optim_wrapper.dtype == 'bfloat16'
     cfg.optim_wrapper.type = 'SomethingElse'

@@ -267,12 +267,12 @@ def logged_lines(monkeypatch, fn, cfg) -> list:
 
 
 @pytest.mark.parametrize('dataset,lam,said', [
-    (dict(type='FewShotDTD', num_shots=4, subsample='base'), 1.0,
+    (dict(type='RMTFewShotDTD', num_shots=4, subsample='base'), 1.0,
      'dtd, 4 shots, base-to-new'),
-    (dict(type='FewShotDTD', num_shots=16), 0.3, 'dtd, 16 shots'),
-    (dict(type='FewShotDTD', num_shots=16, subsample='all'), 0.3,
+    (dict(type='RMTFewShotDTD', num_shots=16), 0.3, 'dtd, 16 shots'),
+    (dict(type='RMTFewShotDTD', num_shots=16, subsample='all'), 0.3,
      'dtd, 16 shots'),
-    (dict(type='FewShotImageNet'), 1.0, 'imagenet, all shots'),
+    (dict(type='RMTFewShotImageNet'), 1.0, 'imagenet, all shots'),
     (dict(type='MyFolders', num_shots=16), 0.3, 'MyFolders, 16 shots'),
 ])
 def test_lambda_auto_is_resolved_and_logged(monkeypatch, dataset, lam, said):
@@ -289,11 +289,11 @@ def low_shot_cfg(**dataset) -> Config:
     paper's lr, score init and threshold."""
     return Config(dict(
         global_batch_size=32, data_preprocessor=dict(num_classes=47),
-        model=dict(backbone=dict(type='MaskedCLIP')),
+        model=dict(backbone=dict(type='RMTMaskedCLIP')),
         optim_wrapper=dict(optimizer=dict(type='AdamW', lr=8e-5)),
         train_cfg=dict(by_epoch=True, max_epochs=30, val_interval=1),
         train_dataloader=dict(batch_size=4, dataset=dict(
-            type='FewShotDTD', **dataset))))
+            type='RMTFewShotDTD', **dataset))))
 
 
 def test_low_shot_recipe_logs_what_it_sets(monkeypatch):

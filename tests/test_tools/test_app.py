@@ -1,4 +1,5 @@
-"""tools/app.py: the page in a real headless browser, and bad requests."""
+"""The page of tools/app.py (rmt_mm/apis/app.py) in a real headless
+browser, and bad requests."""
 import os
 import socket
 import time
@@ -7,14 +8,14 @@ import numpy as np
 import pytest
 from PIL import Image
 from headless_chromium import HeadlessChromium, find_chromium
-from rmt_testing import (TINY_VIT, load_tool, make_image_folder,
+from rmt_testing import (TINY_VIT, make_image_folder, run_tool,
                           save_random_weights, write_tiny_config)
 
+from rmt_mm.apis import app
 from rmt_mm.models import MaskedCLIP
 
 gr = pytest.importorskip(
     'gradio', reason='Gradio is an optional extra: pip install -e .[demo]')
-app = load_tool('app')
 
 
 @pytest.fixture(scope='module')
@@ -130,3 +131,17 @@ def test_task_names_stay_unique():
         ('cars', 'd/masks_final.pth')]
     with pytest.raises(ValueError, match='NAME=MASKS'):
         app.named_tasks(['pets=a.pth', 'b/pets.pth'])
+
+
+def test_the_tool_refuses_a_task_name_twice_in_one_line(tmp_path):
+    """tools/app.py hands its arguments to the page's server, which refuses
+    two mask files of one name before serving anything."""
+    data = make_image_folder(str(tmp_path / 'data'))
+    weights = save_random_weights(TINY_VIT, str(tmp_path / 'clip.pt'))
+    config = write_tiny_config(str(tmp_path / 'tiny.py'), data)
+    result = run_tool('app', config, 'pets=a.pth', 'pets=b.pth',
+                      '--cfg-options', f'model.backbone.pretrained={weights}')
+    assert result.returncode == 1
+    assert result.output.strip().splitlines()[-1] == (
+        "Error: Two mask files have the same task name in ['pets=a.pth', "
+        "'pets=b.pth']; name them: NAME=MASKS.")

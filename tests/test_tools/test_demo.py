@@ -1,12 +1,13 @@
-"""The demo: scikit-learn's digits written as an image-folder tree, and
-the summary of figures it writes."""
+"""The demo (rmt_mm/runs/demo.py): scikit-learn's digits written as an
+image-folder tree, the summary of figures it writes, and tools/demo.py
+handing its arguments on."""
 import os
 
 import numpy as np
 from PIL import Image
 from rmt_testing import load_tool
 
-demo = load_tool('demo')
+from rmt_mm.runs import demo
 
 
 def test_digits_tree_holds_every_image_once(tmp_path):
@@ -66,7 +67,7 @@ def test_every_method_has_a_config_in_each_world():
         for method, spec in METHODS.items():
             cfg = Config.fromfile(
                 os.path.join(demo.REPO, template.format(
-                    method=method, dataset=demo.DATASETS[world])))
+                    method=method, dataset=demo.WORLD_DATASETS[world])))
             model = cfg.model
             assert (model.backbone.mask_targets is not None) == spec.masks
             assert (model.get('regularizer', 'default') is not None
@@ -77,3 +78,18 @@ def test_every_method_has_a_config_in_each_world():
             assert ('tip_adapter' in method) == bool(adapter)
             assert adapter.get('fine_tune_keys', False) == (
                 'tip_adapter_f' in method)
+
+
+def test_the_tool_hands_its_arguments_on(monkeypatch):
+    tool = load_tool('demo')
+    calls = []
+    for name in ('run_demo', 'compare_methods'):
+        monkeypatch.setattr(tool, name,
+                            lambda *args, name=name: calls.append((name,
+                                                                   args)))
+    tool.main([])
+    tool.main(['--world', 'digits', '--out', '/tmp/x', '--methods',
+               '--seeds', '4', '5'])
+    assert calls == [
+        ('run_demo', ('miniature', 'demo_output')),
+        ('compare_methods', ('digits', '/tmp/x/methods', [4, 5]))]

@@ -19,6 +19,7 @@ import torch
 from rmt_testing import (REPO, TINY_VIT, load_tool, make_image_folder,
                           run_tool, save_random_weights, write_tiny_config)
 
+from rmt_mm.apis import app
 from rmt_mm.engine.hooks.checkpoint_hook import WEIGHTS_RECORD
 from rmt_mm.engine.hooks.parameter_selector import ParameterSelector
 from rmt_mm.models import MaskedCLIP
@@ -188,7 +189,6 @@ def png_header(path, width: int, height: int) -> str:
 def test_case6_every_bad_upload_gets_a_reason(tiny_world, tmp_path):
     pytest.importorskip('gradio', reason='Gradio is an optional extra')
     from gradio_client import Client, handle_file
-    app = load_tool('app')
     server = app.build_server(tiny_world.config, [])
     page = app.build_page(server)
     good = osp.join(tiny_world.data, 'test', 'cat', '000.png')
@@ -431,7 +431,6 @@ def test_case10_config_and_disk_errors_end_in_one_line(tiny_world, tmp_path,
 
 
 def test_case10_the_page_refuses_its_own_task_names():
-    app = load_tool('app')
     with pytest.raises(ValueError) as error:
         app.named_tasks(['zero-shot CLIP=masks.pth'])
     assert str(error.value) == (

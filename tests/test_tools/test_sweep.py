@@ -1,12 +1,11 @@
-import json
 import os
 import os.path as osp
 import sys
 
 import pytest
-from rmt_testing import REPO, load_tool, make_image_folder, write_tiny_config
+from rmt_testing import REPO, load_tool
 
-from rmt_mm.runs import sweep
+from rmt_mm.runs import sweep, sweep_launchers
 from rmt_mm.runs.experiments import (IMAGENET_VARIANTS, gdr_lambda,
                                       metrics_path, run_dir, zero_shot_dir)
 
@@ -116,13 +115,13 @@ def test_zero_shot_and_imagenet_variants(tmp_path):
         'model.backbone.pretrained=/w.pt'
     ]
     assert cfg_options(zero.steps[1].cmd) == [
-        'test_dataloader.dataset.type=FewShotImageNetV2',
+        'test_dataloader.dataset.type=RMTFewShotImageNetV2',
         'test_dataloader.dataset.data_root=data/imagenetv2',
         'model.backbone.pretrained=/w.pt'
     ]
     assert [s.kind for s in trained.steps] == ['train'] + ['test'] * 5
     assert cfg_options(trained.steps[4].cmd)[:2] == [
-        'test_dataloader.dataset.type=FewShotImageNetA',
+        'test_dataloader.dataset.type=RMTFewShotImageNetA',
         'test_dataloader.dataset.data_root=data/imagenet-adversarial'
     ]
     assert 'model.backbone.pretrained=/w.pt' in cfg_options(
@@ -226,14 +225,14 @@ def test_dry_run_prints_commands(tmp_path, capsys):
 
 def test_eta_and_duration():
     steps = [sweep.Step('train', [], ''), sweep.Step('test', [], '')]
-    assert sweep.estimate_eta(steps, {'train': [10.0]}) is None
+    assert sweep_launchers.estimate_eta(steps, {'train': [10.0]}) is None
     # Exact: means of given durations (15.0 + 4.0), no clock involved.
-    assert sweep.estimate_eta(steps, {
+    assert sweep_launchers.estimate_eta(steps, {
         'train': [10.0, 20.0],
         'test': [4.0]
     }) == 19.0
-    assert sweep.format_duration(3725) == '1:02:05'
-    assert sweep.format_duration(None) == '?'
+    assert sweep_launchers.format_duration(3725) == '1:02:05'
+    assert sweep_launchers.format_duration(None) == '?'
 
 
 def test_execute_renames_outputs_and_goes_on_after_failures(tmp_path,
@@ -260,29 +259,6 @@ def test_execute_renames_outputs_and_goes_on_after_failures(tmp_path,
     os.remove(done)
     assert sweep.execute(runs, fail_fast=True) == ['bad']
     assert not osp.exists(done)
-
-
-def test_real_tiny_sweep_and_restart(tmp_path, capsys):
-    config = write_tiny_config(
-        str(tmp_path / 'tiny.py'),
-        make_image_folder(str(tmp_path / 'images')),
-        epochs=1)
-    root = str(tmp_path / 'sweep')
-    argv = ['--configs', f'tiny={config}', '--shots', '1', '--seeds', '2',
-            '--work-root', root]
-    assert sweep_cli.main(argv) == 0
-    folder = run_dir(root, 'tiny', 1, 2)
-    with open(metrics_path(folder)) as f:
-        assert 'accuracy/top1' in f.read()
-    # The run trained on 1 shot per class drawn with seed 2, as asked.
-    with open(osp.join(folder, 'fewshot_split.json')) as f:
-        trained_on = json.load(f)['train']
-    assert len(trained_on) == 3
-    assert {osp.basename(osp.dirname(p)) for p in trained_on} == {
-        'cat', 'dog', 'bird'}
-    capsys.readouterr()
-    assert sweep_cli.main(argv) == 0
-    assert '1 run(s): 1 finished, 0 to do.' in capsys.readouterr().out
 
 
 def test_data_root_and_fixed_lambda_reach_every_command(tmp_path):

@@ -1,7 +1,9 @@
 """End to end: tools/train.py then tools/test.py, as a user runs them."""
 import json
 import os
+import re
 import sys
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -187,5 +189,38 @@ def test_select_needs_the_parameter_selector_hook(tmp_path):
     config = Config(dict(custom_hooks=[dict(type='RMTMaskFileHook')]))
     args = train.argparse.Namespace(select='importance', top_k=2,
                                     param_budget=None)
-    with pytest.raises(ValueError, match='exactly one ParameterSelector'):
+    with pytest.raises(ValueError, match='exactly one RMTParameterSelector'):
         train.apply_selection_args(config, args)
+
+
+def test_test_shows_a_progress_bar_of_its_batches(trained_run, tiny_world,
+                                                  tmp_path):
+    masks = str(trained_run.work_dir / 'masks_final.pth')
+    output = tool('test', tiny_world.config, masks, '--work-dir',
+                  str(tmp_path), '--cfg-options',
+                  'test_dataloader.batch_size=4')
+    # 9 test images in batches of 4: the bar counts to 3, then a new line.
+    updates = re.findall(r'\] (\d+)/(\d+)', output)
+    assert updates == [('0', '3'), ('1', '3'), ('2', '3'), ('3', '3')]
+    assert re.search(r'\] 3/3, .*\n', output)
+
+
+def test_test_says_what_shots_changes(monkeypatch):
+    monkeypatch.setenv('COLUMNS', '1000')  # no words split at hyphens
+    help_text = ' '.join(tool('test', '--help').split())
+    assert ('--shots K images per class of the training subset that a '
+            'Tip-Adapter cache is built from when the checkpoint holds '
+            'none ' in help_text)
+    assert 'the test split is always evaluated whole' in help_text
+    assert 'low-shot schedule' not in help_text
+
+
+def test_a_test_stopped_midway_ends_the_bar_line(capsys):
+    progress = load_tool('test').TestProgressBar()
+    progress.before_test_epoch(SimpleNamespace(test_dataloader=[1, 2, 3]))
+    progress.after_test_iter(None, 0)
+    progress.close()  # what main() does when runner.test() raises
+    err = capsys.readouterr().err
+    assert re.search(r'\] 1/3, [^\n]*\n$', err), err
+    progress.close()  # once
+    assert capsys.readouterr().err == ''

@@ -1,6 +1,7 @@
 import json
 import math
 
+import numpy as np
 import pytest
 import torch
 from rmt_testing import load_tool
@@ -46,6 +47,32 @@ def test_sparsity_grid_numbers(masks):
     assert grid.overall == pytest.approx(10 / 28)
 
 
+def test_blocks_without_masks_are_rows_without_values(masks):
+    arch = dict(vision_cfg=dict(layers=4))  # as a mask file records it
+    grid = plots.sparsity_grid(masks, arch)
+    assert grid.rows == ['outside blocks'] + [f'block {i}' for i in range(4)]
+    assert grid.columns == ['conv1', 'attn.in_proj', 'attn.out_proj']
+    assert np.isnan(grid.sparsity[3:]).all()  # blocks 2 and 3: grey
+    assert grid.sparsity[2, 2] == 0.75
+    assert (grid.dropped, grid.total) == (10, 28)
+
+
+@pytest.mark.parametrize('arch,blocks', [
+    ('ViT-B-16', [f'block {i}' for i in range(12)]),
+    ('RN50', [f'layer{j}.{i}' for j, n in zip(range(1, 5), (3, 4, 6, 3))
+              for i in range(n)]),
+    ('tiny', []),  # unknown: the masked blocks only
+    (None, []),
+])
+def test_model_blocks(arch, blocks):
+    assert plots.model_blocks(arch) == blocks
+
+
+def test_the_title_names_the_run_and_file_not_a_path():
+    assert plots.mask_file_label('/home/u/work_dirs/rmt_dtd/masks_final.pth'
+                                 ) == 'rmt_dtd/masks_final.pth'
+
+
 @pytest.mark.parametrize('name,cell', [
     ('visual.transformer.resblocks.11.mlp.c_fc.weight',
      ('block 11', 'mlp.c_fc')),
@@ -58,9 +85,10 @@ def test_locate(name, cell):
     assert plots.locate(name) == cell
 
 
-def test_masks_command_draws_a_png(masks, tmp_path):
+@pytest.mark.parametrize('arch', ['tiny', dict(vision_cfg=dict(layers=4))])
+def test_masks_command_draws_a_png(masks, tmp_path, arch):
     mask_file = str(tmp_path / 'masks_final.pth')
-    save_mask_file(mask_file, masks, dict(arch='tiny'))
+    save_mask_file(mask_file, masks, dict(arch=arch))
     out = visualize.main(['masks', mask_file, '--out',
                           str(tmp_path / 'heat.png')])
     with open(out, 'rb') as f:

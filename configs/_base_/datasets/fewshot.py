@@ -3,9 +3,9 @@
 # A dataset config inherits it and states only its own values, e.g.
 #   _base_ = './fewshot.py'
 #   data_preprocessor = dict(num_classes=47)
-#   train_dataloader = dict(dataset=dict(type='FewShotDTD', data_root='data/dtd'))
-#   val_dataloader = dict(dataset=dict(type='FewShotDTD', data_root='data/dtd'))
-#   test_dataloader = dict(dataset=dict(type='FewShotDTD', data_root='data/dtd'))
+#   train_dataloader = dict(dataset=dict(type='RMTFewShotDTD', data_root='data/dtd'))
+#   val_dataloader = dict(dataset=dict(type='RMTFewShotDTD', data_root='data/dtd'))
+#   test_dataloader = dict(dataset=dict(type='RMTFewShotDTD', data_root='data/dtd'))
 # Shots, seed and data folder: tools/train.py --shots K --seed S --data-root
 # DIR (the validation subset holds min(K, 4) images per class, as in CoOp).
 # Decoding: RMTLoadImage reads images as each dataset asks (the CoOp datasets

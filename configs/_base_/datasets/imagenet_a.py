@@ -3,4 +3,4 @@
 # Layout and downloads: docs/data_preparation.md.
 _base_ = './imagenet.py'
 test_dataloader = dict(
-    dataset=dict(type='FewShotImageNetA', data_root='data/imagenet-adversarial', split='test'))
+    dataset=dict(type='RMTFewShotImageNetA', data_root='data/imagenet-adversarial', split='test'))

@@ -3,4 +3,4 @@
 # Layout and downloads: docs/data_preparation.md.
 _base_ = './imagenet.py'
 test_dataloader = dict(
-    dataset=dict(type='FewShotImageNetR', data_root='data/imagenet-rendition', split='test'))
+    dataset=dict(type='RMTFewShotImageNetR', data_root='data/imagenet-rendition', split='test'))

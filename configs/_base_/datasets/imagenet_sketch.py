@@ -3,4 +3,4 @@
 # Layout and downloads: docs/data_preparation.md.
 _base_ = './imagenet.py'
 test_dataloader = dict(
-    dataset=dict(type='FewShotImageNetSketch', data_root='data/imagenet-sketch', split='test'))
+    dataset=dict(type='RMTFewShotImageNetSketch', data_root='data/imagenet-sketch', split='test'))

@@ -3,4 +3,4 @@
 # Layout and downloads: docs/data_preparation.md.
 _base_ = './imagenet.py'
 test_dataloader = dict(
-    dataset=dict(type='FewShotImageNetV2', data_root='data/imagenetv2', split='test'))
+    dataset=dict(type='RMTFewShotImageNetV2', data_root='data/imagenetv2', split='test'))

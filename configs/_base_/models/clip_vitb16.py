@@ -3,7 +3,7 @@
 model = dict(
     type='RMTClassifier',
     backbone=dict(
-        type='MaskedCLIP',
+        type='RMTMaskedCLIP',
         arch='ViT-B-16',
         pretrained='openai',
         mask_targets=None),

@@ -5,7 +5,7 @@
 # dataset and shots when training starts; a number overrides it.
 global_batch_size = 32
 optim_wrapper = dict(
-    type='GradDropoutOptimWrapper',
+    type='RMTGradDropoutOptimWrapper',
     lam='auto',
     optimizer=dict(type='Adam', lr=8e-5, betas=(0.9, 0.999), weight_decay=0.),
 )

@@ -6,7 +6,7 @@
 model = dict(
     type='RMTClassifier',
     backbone=dict(
-        type='MaskedCLIP',
+        type='RMTMaskedCLIP',
         arch=dict(
             embed_dim=64,
             vision_cfg=dict(image_size=32, layers=3, width=64, patch_size=8,

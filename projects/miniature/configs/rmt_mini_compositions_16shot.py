@@ -28,7 +28,7 @@ test_pipeline = [
     dict(type='PackInputs')
 ]
 dataset = dict(
-    type='FewShotImageFolder',
+    type='RMTFewShotImageFolder',
     data_root='data/miniature/compositions',
     classnames='classnames.json',
     num_shots=16,

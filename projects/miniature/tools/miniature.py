@@ -8,9 +8,10 @@ Examples::
         --out projects/miniature/mini_clip.pt
     # the downstream tasks in CoOp layout, under data/miniature/<task>/
     python projects/miniature/tools/miniature.py tasks --out data/miniature
-    # zero-shot, R-AMT 1/4/16 shots, AMT 16 shots, base-to-new; 3 seeds
+    # zero-shot, R-AMT 1/4/16 shots, AMT 16 shots, base-to-new; 3 seeds,
+    # 2 runs at once
     python projects/miniature/tools/miniature.py table \\
-        --work-root work_dirs/miniature
+        --work-root work_dirs/miniature --jobs 2
     # base-to-new only, on the task with a class-specific shift
     python projects/miniature/tools/miniature.py table --task tinted \\
         --protocols base-to-new
@@ -68,7 +69,7 @@ def table(args: argparse.Namespace) -> None:
             sys.executable, osp.join(TOOLS, 'sweep.py'), '--configs',
             f'{args.task}={config}', '--seeds', *map(str, args.seeds),
             '--work-root', osp.join(args.work_root, method), '--shots',
-            str(shots), *flags], check=True)
+            str(shots), '--jobs', str(args.jobs), *flags], check=True)
     for method in ('rmt', 'amt'):
         subprocess.run([sys.executable, osp.join(TOOLS,
                                                  'collect_results.py'),
@@ -142,6 +143,9 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     measure.add_argument('--seeds', nargs='+', type=int, default=[1, 2, 3])
     measure.add_argument('--protocols', nargs='+', choices=sorted(PROTOCOLS),
                          default=sorted(PROTOCOLS))
+    measure.add_argument('--jobs', type=int, default=1,
+                         help='runs at once (tools/sweep.py --jobs: each on '
+                         'its own GPU, or on its share of the CPU threads)')
     study = commands.add_parser(
         'lowshot', help='the low-shot study: recipe variants x tasks x '
         'shots x seeds, trained in-process, into WORK_ROOT/lowshot_study.md')

@@ -13,6 +13,7 @@ from mmengine.optim import OptimWrapper
 from mmpretrain.registry import HOOKS
 
 from ...fileio.side_files import read_json, write_json
+from ...registry import register
 from .class_prompt_hook import set_classes_from_dataset
 
 SELECTION_FILE = 'mask_selection.json'
@@ -56,7 +57,7 @@ def select_top(scores: Dict[str, float], sizes: Dict[str, int],
     return chosen
 
 
-@HOOKS.register_module()
+@register(HOOKS, 'RMTParameterSelector', old_name='ParameterSelector')
 class ParameterSelector(Hook):
     """Chooses the masked weights before training starts.
 

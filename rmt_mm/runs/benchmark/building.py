@@ -32,7 +32,7 @@ def build_model(args: argparse.Namespace) -> RMTClassifier:
     """The R-AMT classifier (paper mask set) on the benchmark device."""
     torch.manual_seed(0)
     model = RMTClassifier(
-        backbone=dict(type='MaskedCLIP', arch=args.arch),
+        backbone=dict(type='RMTMaskedCLIP', arch=args.arch),
         classnames=CLASSNAMES,
         templates=TEMPLATES)
     return model.to(device=args.device, dtype=dtype_of(args))

@@ -53,7 +53,7 @@ def build_method(method: str, args: argparse.Namespace) -> RMTClassifier:
         adapter = dict(type='RMTTipAdapter',
                        fine_tune_keys=method.startswith('tip_adapter_f'))
     model = RMTClassifier(
-        backbone=dict(type='MaskedCLIP', arch=args.arch,
+        backbone=dict(type='RMTMaskedCLIP', arch=args.arch,
                       mask_targets='paper' if masks else None),
         head=head, adapter=adapter,
         regularizer=DISTILLATION if masks else None,

@@ -62,7 +62,7 @@ def load_task_models(args: argparse.Namespace, weights: str,
     (each freed before the next, so only the time counts)."""
     for path in masks:
         model = RMTClassifier(
-            backbone=dict(type='MaskedCLIP', arch=args.arch,
+            backbone=dict(type='RMTMaskedCLIP', arch=args.arch,
                           pretrained=weights, mask_file=path),
             classnames=CLASSNAMES, templates=TEMPLATES).to(args.device)
         del model

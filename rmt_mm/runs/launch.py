@@ -3,7 +3,8 @@ import argparse
 import logging
 import os
 import os.path as osp
-from typing import Optional
+from contextlib import contextmanager
+from typing import Iterator, Optional
 
 import torch
 import torch.distributed as torch_dist
@@ -122,6 +123,16 @@ def close_distributed() -> None:
     if torch_dist.is_available() and torch_dist.is_initialized():
         torch_dist.barrier()
         torch_dist.destroy_process_group()
+
+
+@contextmanager
+def launched(cfg: Config, launcher: str) -> Iterator[int]:
+    """Starts the process group of ``launcher`` (gloo on CPUs), yields the
+    number of processes, and shuts the group down once the job inside has
+    succeeded (a failed job leaves it up, as a rank that raises must)."""
+    init_cpu_distributed(cfg, launcher)
+    yield launched_world_size(launcher)
+    close_distributed()
 
 
 def apply_global_batch_size(cfg: Config, world_size: int) -> None:

@@ -13,6 +13,8 @@ from rmt_testing import REPO, load_tool
 from rmt_mm.engine.hooks import learning_budget_hook
 from rmt_mm.engine.hooks.learning_budget_hook import (RMTLearningBudgetHook,
                                                       scheduled_lr_sum)
+from rmt_mm.runs import test as test_run
+from rmt_mm.runs import train as train_run
 from rmt_mm.runs.launch import check_train_config
 from rmt_mm.runs.recipe import (apply_low_shot_recipe, explicit_keys,
                                  resolve_lam, set_shots_and_seed)
@@ -30,9 +32,9 @@ def train_cfg(*argv, config=DTD):
         args = train_tool.parse_args()
     finally:
         sys.argv = sys_argv
-    cfg = train_tool.merge_args(Config.fromfile(config), args)
+    cfg = train_run.merge_args(Config.fromfile(config), args)
     check_train_config(cfg)
-    train_tool.apply_recipe(cfg, args)
+    train_run.apply_recipe(cfg, args)
     return cfg
 
 
@@ -67,7 +69,7 @@ def test_test_tool_takes_the_same_switches(tmp_path):
         args = test_tool.parse_args()
     finally:
         sys.argv = sys_argv
-    cfg = test_tool.merge_args(Config.fromfile(DTD), args)
+    cfg = test_run.merge_args(Config.fromfile(DTD), args)
     assert cfg.randomness.seed == 3
     assert cfg.test_dataloader.dataset.data_root == f'{tmp_path}/dtd'
 

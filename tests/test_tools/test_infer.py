@@ -9,6 +9,7 @@ import pytest
 from rmt_testing import TINY_VIT, load_tool, random_mask_file, run_tool
 
 from rmt_mm.models import MaskedCLIP
+from rmt_mm.runs.infer import format_table
 
 infer = load_tool('infer')
 
@@ -113,6 +114,6 @@ def test_the_header_names_the_classes_shown():
     result = dict(input='x.png', pred_class='b', pred_score=0.75,
                   pred_scores=np.array([0.25, 0.75]))
     for topk, header in ((5, 'top-2'), (2, 'top-2'), (1, 'top-1')):
-        table = infer.format_table([result], ('a', 'b'), topk)
+        table = format_table([result], ('a', 'b'), topk)
         assert table.splitlines()[0].split()[-1] == header
     assert table.splitlines()[1].split()[-2:] == ['b', '0.75']

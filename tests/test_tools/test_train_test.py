@@ -12,6 +12,8 @@ from rmt_testing import (REPO, TINY_VIT, load_tool, make_image_folder,
                           run_tool, save_random_weights, write_tiny_config)
 
 from rmt_mm.fileio import load_mask_file
+from rmt_mm.runs.launch import apply_selection_args
+from rmt_mm.runs.test import TestProgressBar
 
 
 def tool(name: str, *args: str) -> str:
@@ -185,12 +187,10 @@ def test_importance_selection_is_evaluated_and_exported_from_its_config(
 
 def test_select_needs_the_parameter_selector_hook(tmp_path):
     from mmengine.config import Config
-    train = load_tool('train')
     config = Config(dict(custom_hooks=[dict(type='RMTMaskFileHook')]))
-    args = train.argparse.Namespace(select='importance', top_k=2,
-                                    param_budget=None)
+    args = SimpleNamespace(select='importance', top_k=2, param_budget=None)
     with pytest.raises(ValueError, match='exactly one RMTParameterSelector'):
-        train.apply_selection_args(config, args)
+        apply_selection_args(config, args)
 
 
 def test_test_shows_a_progress_bar_of_its_batches(trained_run, tiny_world,
@@ -216,7 +216,7 @@ def test_test_says_what_shots_changes(monkeypatch):
 
 
 def test_a_test_stopped_midway_ends_the_bar_line(capsys):
-    progress = load_tool('test').TestProgressBar()
+    progress = TestProgressBar()
     progress.before_test_epoch(SimpleNamespace(test_dataloader=[1, 2, 3]))
     progress.after_test_iter(None, 0)
     progress.close()  # what main() does when runner.test() raises

@@ -6,10 +6,10 @@ import warnings
 # detection op rmt_mm never uses) is missing.
 warnings.filterwarnings(
     'ignore', message='Fail to import ``MultiScaleDeformableAttention``')
-from . import patches
-from . import datasets, engine, models  # noqa: F401  (registers components)
-from .apis.model_hub import register_models
-from .version import __version__
+# Importing the layers registers their components.
+from . import datasets, engine, models, patches  # noqa: F401,E402
+from .apis.model_hub import register_models  # noqa: E402
+from .version import __version__  # noqa: E402
 
 # Explicitly, once: every Runner built from rmt_mm's configs reaches rmt_mm
 # through custom_imports, and needs safe checkpoint loading and atomic

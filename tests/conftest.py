@@ -72,8 +72,8 @@ def run_tiny(tiny_world, tmp_path_factory):
     from mmengine.runner import Runner
 
     from rmt_mm.runs.launch import (apply_auto_scale_lr,
-                                     apply_global_batch_size,
-                                     check_train_config)
+                                    apply_global_batch_size,
+                                    check_train_config)
     runs = {}
 
     def run(name: str, cfg_options: dict = None,

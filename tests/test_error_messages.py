@@ -16,10 +16,10 @@ from rmt_testing import TINY_VIT
 
 from rmt_mm.datasets import RMTGlobalBatchSampler
 from rmt_mm.engine import GradDropoutOptimWrapper, gradient_dropout
+from rmt_mm.fileio import FileRefusedError, checkpoint_kind
 from rmt_mm.models import RMTClassifier
 from rmt_mm.models.masked_clip import _pad_names
 from rmt_mm.models.masks import MaskScores
-from rmt_mm.fileio import FileRefusedError, checkpoint_kind
 from rmt_mm.runs.recipe import set_shots_and_seed
 
 
@@ -113,12 +113,12 @@ def test_file_that_is_no_checkpoint(tmp_path):
 
 
 def test_mask_files_that_do_not_fit(tmp_path, monkeypatch):
-    import rmt_mm.models.masked_clip as masked_clip
     from rmt_testing import save_random_weights
 
-    from rmt_mm.models import MaskedCLIP
+    import rmt_mm.models.masked_clip as masked_clip
     from rmt_mm.fileio import load_mask_file
     from rmt_mm.fileio.mask_file import READABLE_VERSIONS
+    from rmt_mm.models import MaskedCLIP
     weights = save_random_weights(TINY_VIT, str(tmp_path / 'clip.pt'))
     model = MaskedCLIP(arch=TINY_VIT, pretrained=weights)
     path = str(tmp_path / 'masks.pth')
@@ -176,8 +176,8 @@ def test_mask_files_that_do_not_fit(tmp_path, monkeypatch):
 
 
 def test_damaged_mask_files(tmp_path):
-    from rmt_mm.models import MaskedCLIP
     from rmt_mm.fileio import load_mask_file
+    from rmt_mm.models import MaskedCLIP
     path = str(tmp_path / 'masks.pth')
     MaskedCLIP(arch=TINY_VIT).save_masks(path)
     payload = torch.load(path, weights_only=True)

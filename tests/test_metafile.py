@@ -109,7 +109,8 @@ def test_every_method_config_is_listed_with_its_reported_number():
 
 def test_reported_method_averages_match_their_rows():
     from rmt_mm.runs.experiments import (REPORTED_METHODS,
-                                          REPORTED_METHODS_AVERAGE)
+                                         REPORTED_METHODS_AVERAGE)
+
     # The paper prints averages to 2 decimals: abs=0.01 is that rounding
     # (Python float64 sums add ~1e-14).
     for method, row in REPORTED_METHODS.items():

@@ -12,8 +12,7 @@ from mmpretrain import registry as mmpretrain_registries
 from rmt_testing import TINY_VIT
 
 import rmt_mm  # noqa: F401  (registers components)
-from rmt_mm.registry import (DEPRECATED_NAMES, PREFIX, current_name,
-                             register)
+from rmt_mm.registry import DEPRECATED_NAMES, PREFIX, current_name, register
 
 
 def registries() -> Iterator[Registry]:

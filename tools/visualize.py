@@ -20,8 +20,7 @@ from rmt_mm.fileio import load_mask_file
 from rmt_mm.fileio.side_files import read_json
 from rmt_mm.runs import refuse_bad_files
 from rmt_mm.runs.plots import (draw_selection, draw_sparsity, draw_training,
-                               selection_bars, sparsity_grid,
-                               training_curves)
+                               selection_bars, sparsity_grid, training_curves)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:

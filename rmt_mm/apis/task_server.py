@@ -30,8 +30,8 @@ from mmengine.registry import init_default_scope
 from mmpretrain.registry import MODELS
 from torch import Tensor
 
-from ..models import MaskedCLIP, class_text_features
 from ..fileio.mask_file import pack_mask, unpack_mask
+from ..models import MaskedCLIP, class_text_features
 from .classes import resolve_classes
 from .inferencer import load_config
 from .inputs import (DEFAULT_MAX_PIXELS, ImageInput, ImagePreparer,

@@ -5,11 +5,11 @@ from .coop import (FewShotCaltech101, FewShotDTD, FewShotEuroSAT,
                    FewShotUCF101)
 from .fewshot import FewShotDataset
 from .image_folder import FewShotImageFolder
-from .samplers import RMTGlobalBatchSampler, updates_per_epoch
-from .transforms import RMTLoadImage
 from .imagenet_variants import (FewShotImageNet, FewShotImageNetA,
                                 FewShotImageNetR, FewShotImageNetSketch,
                                 FewShotImageNetV2)
+from .samplers import RMTGlobalBatchSampler, updates_per_epoch
+from .transforms import RMTLoadImage
 
 __all__ = [
     'FewShotDataset', 'FewShotCaltech101', 'FewShotOxfordPets',

@@ -1,5 +1,5 @@
-from .grad_dropout import (AmpGradDropoutOptimWrapper,
-                           GradDropoutOptimWrapper, gradient_dropout)
+from .grad_dropout import (AmpGradDropoutOptimWrapper, GradDropoutOptimWrapper,
+                           gradient_dropout)
 from .hooks import *  # noqa: F401,F403
 from .model_wrapper import RMTDistributedDataParallel
 

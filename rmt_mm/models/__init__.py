@@ -1,7 +1,6 @@
 from .adapters import RMTTipAdapter, cache_affinity
 from .classifier import RMTClassifier
-from .heads import (RMTCoOpHead, RMTPromptHead, class_text_features,
-                    prompt_name)
+from .heads import RMTCoOpHead, RMTPromptHead, class_text_features, prompt_name
 from .masked_clip import MaskedCLIP
 from .masks import MaskScores, masked_weight
 from .open_clip_loader import build_open_clip, build_tokenizer

@@ -16,7 +16,6 @@ from ..datasets.templates import PHOTO
 from ..fileio.mask_file import MASK_FILE_KEY, recorded_classes
 from .masked_clip import MaskedCLIP
 
-
 #: R-AMT's regulariser, the default.
 DISTILLATION = dict(type='RMTZeroShotDistillation', temperature=1.0)
 

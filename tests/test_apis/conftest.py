@@ -3,7 +3,7 @@ import os
 
 import pytest
 from rmt_testing import (TINY_VIT, make_image_folder, random_mask_file,
-                          save_random_weights, write_tiny_config)
+                         save_random_weights, write_tiny_config)
 
 from rmt_mm.models import MaskedCLIP
 

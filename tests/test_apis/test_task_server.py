@@ -6,7 +6,7 @@ import shutil
 import pytest
 import torch
 from rmt_testing import (TINY_RESNET, TINY_VIT, random_mask_file,
-                          save_random_weights)
+                         save_random_weights)
 
 from rmt_mm.apis import RMTInferencer, RMTTaskServer
 from rmt_mm.models import MaskedCLIP

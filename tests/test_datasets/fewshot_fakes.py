@@ -13,7 +13,6 @@ from PIL import Image
 
 import rmt_mm.datasets  # noqa: F401  (registers the datasets)
 
-
 CONFIGS_DIR = Path(__file__).parents[2] / 'configs'
 
 

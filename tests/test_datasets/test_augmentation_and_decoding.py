@@ -6,11 +6,10 @@ import warnings
 
 import numpy as np
 import pytest
+from fewshot_fakes import CONFIGS_DIR, make_tree
 from mmengine.config import Config
 from mmpretrain.registry import DATASETS, TRANSFORMS
 from PIL import Image
-
-from fewshot_fakes import CONFIGS_DIR, make_tree
 
 TRAIN_PIPELINE = Config.fromfile(
     CONFIGS_DIR / '_base_' / 'datasets' / 'fewshot.py').train_pipeline

@@ -2,7 +2,6 @@
 import json
 
 import pytest
-
 from fewshot_fakes import JSON_SPECS, build, make_tree
 
 LOAD = [dict(type='LoadImageFromFile'), dict(type='PackInputs')]

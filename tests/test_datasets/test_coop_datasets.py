@@ -2,7 +2,6 @@
 import os.path as osp
 
 import pytest
-
 from fewshot_fakes import AIRCRAFT, COUNTS, JSON_SPECS, build, make_tree
 
 

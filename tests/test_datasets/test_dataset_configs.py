@@ -3,10 +3,9 @@ import warnings
 from pathlib import Path
 
 import pytest
+from fewshot_fakes import make_tree, write_images
 from mmengine.config import Config
 from mmpretrain.registry import DATASETS
-
-from fewshot_fakes import make_tree, write_images
 
 CONFIGS = Path(__file__).parents[2] / 'configs'
 SHARED_BASE = CONFIGS / '_base_' / 'datasets' / 'fewshot.py'

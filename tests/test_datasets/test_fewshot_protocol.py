@@ -6,7 +6,6 @@ import re
 import warnings
 
 import pytest
-
 from fewshot_fakes import JSON_SPECS, build, make_tree, relative_items
 
 from rmt_mm.datasets.fewshot import scan_dir

@@ -3,7 +3,6 @@ import json
 import warnings
 
 import pytest
-
 from fewshot_fakes import PNG, build, relative_items, write_images
 
 CLASSES = ('cat', 'dog', 'fox')

@@ -4,7 +4,6 @@ import random
 import warnings
 
 import pytest
-
 from fewshot_fakes import (COUNTS, SORTED_WNIDS, SUBSET_WNIDS, WNIDS, build,
                            make_tree, relative_items)
 

@@ -16,11 +16,11 @@ from mmengine.config import Config
 from mmengine.dist import all_gather
 from mmpretrain.structures import DataSample
 from rmt_testing import (REPO, TINY_VIT, load_tool, make_image_folder,
-                          write_tiny_config)
+                         write_tiny_config)
 
 from rmt_mm.engine import GradDropoutOptimWrapper, RMTDistributedDataParallel
-from rmt_mm.models import RMTClassifier
 from rmt_mm.fileio.mask_file import load_mask_file
+from rmt_mm.models import RMTClassifier
 
 CLASSES = ('cat', 'dog', 'bird')
 WORLD_SIZE = 2

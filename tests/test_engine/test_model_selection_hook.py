@@ -9,9 +9,9 @@ from mmengine.logging import MMLogger
 from rmt_testing import TINY_VIT
 
 from rmt_mm.engine.hooks import RMTModelSelectionHook
-from rmt_mm.models import MaskedCLIP
 from rmt_mm.fileio import load_mask_file
 from rmt_mm.fileio.resume_checkpoint import to_plain_checkpoint
+from rmt_mm.models import MaskedCLIP
 
 # Accuracies below are floats the tests hand to the hook (FakeValLoop), and
 # the hook copies them into its record: every == on them is exact. Masks are

@@ -265,6 +265,7 @@ def test_gradients_are_averaged_over_processes(monkeypatch):
     gradients (``all_reduce`` faked: the other process's gradients are
     ``other``)."""
     import rmt_mm.engine.grad_dropout as grad_dropout
+
     # float64 for the reason given in test_accumulation_equals_one_big_batch:
     # two halves and the whole batch sum gradients in other orders.
     images, samples = batch(4)

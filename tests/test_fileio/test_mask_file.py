@@ -3,9 +3,9 @@ import torch
 from rmt_testing import TINY_VIT, save_random_weights
 
 import rmt_mm
-from rmt_mm.models import MaskedCLIP
 from rmt_mm.fileio import checkpoint_kind, load_mask_file, save_mask_file
 from rmt_mm.fileio.mask_file import pack_mask, unpack_mask
+from rmt_mm.models import MaskedCLIP
 
 
 def test_pack_unpack_is_exact_for_odd_sizes():

@@ -11,17 +11,17 @@ from mmengine.logging import HistoryBuffer
 from mmengine.runner.checkpoint import _load_checkpoint, load_from_http
 from rmt_testing import TINY_VIT, load_tool, save_random_weights
 
+from rmt_mm.fileio import (FileRefusedError, checkpoint_kind, content_checksum,
+                           load_mask_file)
+from rmt_mm.fileio import mask_file as mask_file_module
+from rmt_mm.fileio import resume_checkpoint, safe_load
+from rmt_mm.fileio.mask_file import FORMAT
+from rmt_mm.fileio.resume_checkpoint import (INTEGRITY_KEY,
+                                             load_resume_checkpoint,
+                                             to_plain_checkpoint)
+from rmt_mm.fileio.safe_load import _why_unreadable
 from rmt_mm.models import MaskedCLIP, RMTClassifier
 from rmt_mm.models.open_clip_loader import build_open_clip
-from rmt_mm.fileio import (FileRefusedError, checkpoint_kind,
-                           content_checksum, load_mask_file, safe_load)
-from rmt_mm.fileio import mask_file as mask_file_module
-from rmt_mm.fileio import resume_checkpoint
-from rmt_mm.fileio.mask_file import FORMAT
-from rmt_mm.fileio.safe_load import _why_unreadable
-from rmt_mm.fileio.resume_checkpoint import (INTEGRITY_KEY,
-                                            load_resume_checkpoint,
-                                            to_plain_checkpoint)
 
 
 class CreatesFile:

@@ -4,7 +4,6 @@ import math
 
 import pytest
 from mmengine.config import Config
-
 from rmt_miniature.lowshot import (flip_distance, low_shot_epochs,
                                    train_set_size)
 

@@ -7,7 +7,6 @@ import numpy as np
 import open_clip
 import torch
 from mmengine.config import Config
-
 from rmt_miniature import WEIGHTS, config_path
 from rmt_miniature.pretrain import (MINI_CLIP_ARCH, pretrain, save_weights,
                                     zero_shot_top1)

@@ -1,10 +1,10 @@
 import open_clip
 import pytest
 import torch
-
-from rmt_mm.models import MaskedCLIP
-from rmt_mm.fileio import load_mask_file
 from rmt_testing import TINY_RESNET, TINY_VIT, save_random_weights
+
+from rmt_mm.fileio import load_mask_file
+from rmt_mm.models import MaskedCLIP
 
 
 def openclip_reference(arch, path):
@@ -435,6 +435,7 @@ def test_magnitude_stagger_orders_initial_scores_by_weight_size():
     weights have no ties, so ranks are exact, and the scores too (float64,
     the same IEEE operations in the same order)."""
     import numpy as np
+
     from rmt_mm.models.masks import MaskScores
     generator = torch.Generator().manual_seed(0)
     weights = {'a.weight': torch.randn(5, 7, generator=generator,

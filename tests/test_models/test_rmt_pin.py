@@ -29,8 +29,8 @@ from mmengine.runner import Runner
 from rmt_testing import TINY_VIT, make_image_folder, write_tiny_config
 from torch.func import functional_call
 
-from rmt_mm.runs.launch import (apply_auto_scale_lr,
-                                 apply_global_batch_size, check_train_config)
+from rmt_mm.runs.launch import (apply_auto_scale_lr, apply_global_batch_size,
+                                check_train_config)
 
 # method.md sections 3 to 6.
 SCORE_INIT, THRESHOLD, BETA, TEMPERATURE, EPS = 1e-2, 5e-3, 1e-4, 1.0, 1e-8

@@ -5,8 +5,8 @@ from mmengine.config import Config
 from rmt_testing import REPO
 
 from rmt_mm.runs.launch import (add_common_args, apply_auto_scale_lr,
-                                 apply_global_batch_size, check_train_config,
-                                 enable_amp)
+                                apply_global_batch_size, check_train_config,
+                                enable_amp)
 
 CONFIG = f'{REPO}/configs/rmt/rmt_vitb16_dtd_16shot.py'
 

@@ -17,7 +17,7 @@ from rmt_mm.runs import test as test_run
 from rmt_mm.runs import train as train_run
 from rmt_mm.runs.launch import check_train_config
 from rmt_mm.runs.recipe import (apply_low_shot_recipe, explicit_keys,
-                                 resolve_lam, set_shots_and_seed)
+                                resolve_lam, set_shots_and_seed)
 
 DTD = f'{REPO}/configs/rmt/rmt_vitb16_dtd_16shot.py'
 COSINE = [dict(type='CosineAnnealingLR', by_epoch=True, eta_min=0.)]

@@ -13,11 +13,11 @@ from mmengine.hooks import checkpoint_hook
 from rmt_testing import REPO
 
 from rmt_mm.fileio import FileRefusedError
-from rmt_mm.runs import work_dir as work_dir_module
 from rmt_mm.fileio.resume_checkpoint import to_plain_checkpoint
+from rmt_mm.runs import work_dir as work_dir_module
 from rmt_mm.runs.work_dir import (LOCK_FILE, WorkDirLock,
-                                   choose_resume_checkpoint,
-                                   prepare_training_work_dir)
+                                  choose_resume_checkpoint,
+                                  prepare_training_work_dir)
 
 
 def save_checkpoint(path: str, epoch: int) -> str:

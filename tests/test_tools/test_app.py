@@ -6,10 +6,10 @@ import time
 
 import numpy as np
 import pytest
-from PIL import Image
 from headless_chromium import HeadlessChromium, find_chromium
+from PIL import Image
 from rmt_testing import (TINY_VIT, make_image_folder, run_tool,
-                          save_random_weights, write_tiny_config)
+                         save_random_weights, write_tiny_config)
 
 from rmt_mm.apis import app
 from rmt_mm.models import MaskedCLIP

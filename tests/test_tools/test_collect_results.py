@@ -10,10 +10,10 @@ from rmt_testing import run_tool
 from rmt_mm.runs.collect import collect
 from rmt_mm.runs.collect.records import Record, scan
 from rmt_mm.runs.collect.tables import (FewShotTable, base_to_new_section,
-                                         domain_section)
+                                        domain_section)
 from rmt_mm.runs.experiments import (PAPER_DATASETS, REPORTED,
-                                      REPORTED_AVERAGE, REPORTED_METHODS,
-                                      metrics_path, run_dir, zero_shot_dir)
+                                     REPORTED_AVERAGE, REPORTED_METHODS,
+                                     metrics_path, run_dir, zero_shot_dir)
 
 # Float comparisons here: the metrics are literals the tests write (copied,
 # so == is exact), and means, standard deviations and harmonic means are

@@ -17,19 +17,19 @@ import zlib
 import pytest
 import torch
 from rmt_testing import (REPO, TINY_VIT, load_tool, make_image_folder,
-                          run_tool, save_random_weights, write_tiny_config)
+                         run_tool, save_random_weights, write_tiny_config)
 
 from rmt_mm.apis import app
 from rmt_mm.engine.hooks.checkpoint_hook import WEIGHTS_RECORD
 from rmt_mm.engine.hooks.parameter_selector import ParameterSelector
-from rmt_mm.models import MaskedCLIP
 from rmt_mm.fileio import FileRefusedError
+from rmt_mm.fileio.resume_checkpoint import (load_resume_checkpoint,
+                                             to_plain_checkpoint)
+from rmt_mm.models import MaskedCLIP
 from rmt_mm.runs import sweep
 from rmt_mm.runs.collect import collect
 from rmt_mm.runs.experiments import metrics_path, run_dir
 from rmt_mm.runs.refusals import DEBUG_VARIABLE
-from rmt_mm.fileio.resume_checkpoint import (load_resume_checkpoint,
-                                            to_plain_checkpoint)
 
 DTD = osp.join(REPO, 'configs', 'rmt', 'rmt_vitb16_dtd_16shot.py')
 IMAGENET = osp.join(REPO, 'configs', 'rmt', 'rmt_vitb16_imagenet_16shot.py')

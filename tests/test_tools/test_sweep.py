@@ -7,7 +7,7 @@ from rmt_testing import REPO, load_tool
 
 from rmt_mm.runs import sweep, sweep_launchers
 from rmt_mm.runs.experiments import (IMAGENET_VARIANTS, gdr_lambda,
-                                      metrics_path, run_dir, zero_shot_dir)
+                                     metrics_path, run_dir, zero_shot_dir)
 
 sweep_cli = load_tool('sweep')
 DTD = osp.join(REPO, 'configs/rmt/rmt_vitb16_dtd_16shot.py')

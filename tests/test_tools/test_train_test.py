@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from rmt_testing import (REPO, TINY_VIT, load_tool, make_image_folder,
-                          run_tool, save_random_weights, write_tiny_config)
+                         run_tool, save_random_weights, write_tiny_config)
 
 from rmt_mm.fileio import load_mask_file
 from rmt_mm.runs.launch import apply_selection_args

@@ -14,9 +14,8 @@ from mmengine.registry import init_default_scope
 from PIL import Image
 from rmt_testing import REPO, load_tool
 
-from rmt_mm.runs import sweep
 from rmt_mm.fileio import FileRefusedError
-from rmt_mm.runs import launch
+from rmt_mm.runs import launch, sweep
 from rmt_mm.runs.experiments import metrics_path, run_dir
 
 sweep_cli = load_tool('sweep')

@@ -17,7 +17,6 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence
 
-
 from . import config_path
 from .table import mean_std
 
@@ -185,7 +184,7 @@ def build_config(variant: Optional[str], task: str, shots: int, seed: int,
     variant (``None`` or :data:`ZERO_SHOT`: the config as it is)."""
     from mmengine.config import Config
 
-    from rmt_mm.runs.launch import (apply_global_batch_size, check_train_config)
+    from rmt_mm.runs.launch import apply_global_batch_size, check_train_config
     from rmt_mm.runs.recipe import resolve_lam, set_shots_and_seed
     cfg = Config.fromfile(config_path(task))
     set_shots_and_seed(cfg, shots, seed)

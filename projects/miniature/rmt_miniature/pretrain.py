@@ -16,8 +16,8 @@ import open_clip
 import torch
 from torch import Tensor, nn
 
-from rmt_mm.models.open_clip_loader import build_tokenizer
 from rmt_mm.models.heads.prompt_head import prompt_name
+from rmt_mm.models.open_clip_loader import build_tokenizer
 from .scenes import (CAPTION_TEMPLATES, COLOURS, POSITIONS, SHAPES, SIZES,
                      TEXTURES, caption_fits, describe, held_out_pairs, render,
                      sample_scenes)

@@ -37,8 +37,10 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from rmt_miniature import TOOLS, config_path  # noqa: E402
 from rmt_miniature.table import PROTOCOLS, miniature_table  # noqa: E402
 
+
 def pretrain(args: argparse.Namespace) -> None:
-    from rmt_miniature.pretrain import pretrain as run, save_weights
+    from rmt_miniature.pretrain import pretrain as run
+    from rmt_miniature.pretrain import save_weights
     start = time.perf_counter()
     model = run(steps=args.steps, batch_size=args.batch_size, lr=args.lr,
                 seed=args.seed, log=lambda line: print(line, flush=True))
@@ -57,7 +59,6 @@ def tasks(args: argparse.Namespace) -> None:
 
 def table(args: argparse.Namespace) -> None:
     from mmengine.config import Config
-
     from rmt_miniature.tasks import write_task
     config = config_path(args.task)
     cfg = Config.fromfile(config)

@@ -7,9 +7,9 @@ from mmengine.hooks import CheckpointHook
 from mmengine.model import is_model_wrapper
 from mmpretrain.registry import HOOKS
 
-from ...models import MaskedCLIP
 from ...fileio.mask_file import MASK_FILE_KEY
 from ...fileio.resume_checkpoint import mask_file_refusal, to_plain_checkpoint
+from ...models import MaskedCLIP
 
 #: ``interval='auto'`` writes about this many checkpoints per run (plus the
 #: last epoch's), whatever its length.

@@ -53,9 +53,8 @@ from .building import (CLASSNAMES, LAM, LR, build_model, image_size,
 from .measure import run_in_fresh_process
 from .methods import format_methods, measure_methods
 from .tasks import format_task_report, measure_task_server
-from .training import (TRAIN_PHASES, add_ratios, format_report,
-                       measure_eval, measure_live_peak, measure_mask_files,
-                       measure_phase)
+from .training import (TRAIN_PHASES, add_ratios, format_report, measure_eval,
+                       measure_live_peak, measure_mask_files, measure_phase)
 
 
 def write_json(args: argparse.Namespace, results: Dict) -> None:

@@ -15,8 +15,7 @@ import torch
 from ...apis import RMTTaskServer
 from ...models import MaskedCLIP, RMTClassifier, build_open_clip
 from .building import CLASSNAMES, TEMPLATES, image_size, set_random_masks
-from .measure import (COMPARE, MIB, proc_status_kib, synchronize,
-                      time_calls)
+from .measure import COMPARE, MIB, proc_status_kib, synchronize, time_calls
 
 #: (json key, description, comparison, bound) of the --mode tasks targets.
 TASK_TARGETS = (

@@ -17,8 +17,7 @@ from ...engine import AmpGradDropoutOptimWrapper, GradDropoutOptimWrapper
 from ...models import RMTClassifier, build_open_clip
 from .building import (LAM, LR, autocast, build_model, dtype_of, make_batch,
                        openclip_logits)
-from .measure import (COMPARE, MIB, PeakMemory, live_tensor_peak_mb,
-                      time_calls)
+from .measure import COMPARE, MIB, PeakMemory, live_tensor_peak_mb, time_calls
 
 TRAIN_PHASES = ('rmt', 'finetune', 'forward')
 #: (json key, description, comparison, bound) of each target.

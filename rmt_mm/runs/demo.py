@@ -272,9 +272,10 @@ def compare_methods(world: str, out: str, seeds: Sequence[int]) -> None:
              '--methods', 'all', '--shots', '16', '--seeds',
              *map(str, seeds), '--work-root', osp.join(out, 'sweep'),
              '--fail-fast', '--cfg-options', *data_options(data, weights))
+    results = osp.join(out, 'results')
     run_step('side-by-side table', logs, 'tools/collect_results.py',
-             osp.join(out, 'sweep'))
-    with open(osp.join(out, 'sweep', 'results.md')) as file:
+             osp.join(out, 'sweep'), '--out-dir', results)
+    with open(osp.join(results, 'results.md')) as file:
         print(file.read())
     print(f'\nAll methods in {time.perf_counter() - start:.0f} s.')
     if world == 'digits':

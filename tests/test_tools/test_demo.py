@@ -93,3 +93,23 @@ def test_the_tool_hands_its_arguments_on(monkeypatch):
     assert calls == [
         ('run_demo', ('miniature', 'demo_output')),
         ('compare_methods', ('digits', '/tmp/x/methods', [4, 5]))]
+
+
+def test_methods_print_the_table_the_collector_wrote(monkeypatch, tmp_path,
+                                                    capsys):
+    """The side-by-side table is read from where the collector is told to
+    write it."""
+    from rmt_mm.runs import demo as demo_module
+    monkeypatch.setattr(demo_module, 'prepare',
+                        lambda *args, **kwargs: ('data', 'weights.pt'))
+
+    def fake_step(step, log_dir, *args):
+        if '--out-dir' in args:
+            out_dir = args[args.index('--out-dir') + 1]
+            os.makedirs(out_dir)
+            with open(os.path.join(out_dir, 'results.md'), 'w') as file:
+                file.write('| method | top-1 |\n')
+
+    monkeypatch.setattr(demo_module, 'run_step', fake_step)
+    demo_module.compare_methods('miniature', str(tmp_path), [1])
+    assert '| method | top-1 |' in capsys.readouterr().out

@@ -110,9 +110,12 @@ def run_step(step: str, log_dir: str, *args: str) -> None:
     """
     os.makedirs(log_dir, exist_ok=True)
     log = osp.join(log_dir, step.replace(' ', '_').replace('-', '_') + '.log')
-    print(f'==> {step}: python {" ".join(args)}', end=' ... ', flush=True)
+    print(f'==> {step} ({args[0]})', end=' ... ', flush=True)
     start = time.perf_counter()
     with open(log, 'w') as file:
+        # The whole command heads its log; the console gets one short line.
+        file.write(f'$ python {" ".join(args)}\n')
+        file.flush()
         code = subprocess.run([sys.executable, *args], cwd=REPO, stdout=file,
                               stderr=subprocess.STDOUT).returncode
     if code:
@@ -165,8 +168,8 @@ def prepare(world: str,
     """
     if world == 'miniature':
         from rmt_miniature.tasks import write_task
-        print(f'==> miniature task {WORLD_DATASETS[world]!r} under {out}/data',
-              flush=True)
+        print(f'==> miniature task {WORLD_DATASETS[world]!r} under '
+              f'{shown(out)}/data', flush=True)
         data = write_task(osp.join(out, 'data'), WORLD_DATASETS[world])
         weights = Config.fromfile(osp.join(
             REPO, CONFIGS[world])).model.backbone.pretrained
@@ -179,6 +182,13 @@ def prepare(world: str,
     weights = osp.join(out, 'tiny_clip_random.pt')
     write_random_clip(weights, osp.join(REPO, CONFIGS[world]))
     return data, weights
+
+
+def shown(path: str) -> str:
+    """``path`` as the console shows it: relative to the working directory
+    when it lies below it (``make demo`` runs from the repository)."""
+    relative = osp.relpath(path)
+    return path if relative.startswith(os.pardir) else relative
 
 
 def data_options(data: str, weights: str) -> List[str]:
@@ -209,7 +219,8 @@ def run_demo(world: str, out: str) -> Dict:
     # Each demo is a new run: a training refuses a work dir that holds
     # another run's checkpoints.
     if osp.isdir(work):
-        print(f'==> removing the previous demo run {work}', flush=True)
+        print(f'==> removing the previous demo run {shown(work)}',
+              flush=True)
         shutil.rmtree(work)
     zero_shot = osp.join(out, 'zero_shot.json')
     logs = osp.join(out, 'logs')
@@ -245,11 +256,11 @@ def run_demo(world: str, out: str) -> Dict:
         f'  accuracy after R-AMT      {summary["rmt_top1"]:6.2f} %',
         f'  gain                      {summary["gain"]:+6.2f} points',
         f'  sparsity of masked layers {summary["sparsity"]:6.2f} %',
-        f'  mask file                 {masks} '
+        f'  mask file                 {shown(masks)} '
         f'({summary["mask_file_kib"]:.1f} KiB)',
-        f'  per-layer sparsity plot   {plot}',
-        f'  summary                   {out}/summary.json',
-        f'  full logs of each step    {logs}/',
+        f'  per-layer sparsity plot   {shown(plot)}',
+        f'  summary                   {shown(out)}/summary.json',
+        f'  full logs of each step    {shown(logs)}/',
         f'  total time                {summary["seconds"]:.0f} s',
     ]))
     return summary

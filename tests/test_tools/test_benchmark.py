@@ -35,8 +35,11 @@ def run_benchmark(tmp_path, *args: str):
 
 
 def test_benchmark_reports_every_figure(tmp_path):
+    # The fewest repetitions: only the figures' presence is checked.
     run, results = run_benchmark(tmp_path, '--batch-size', '2',
-                                 '--repeats', '1', '--methods')
+                                 '--repeats', '1', '--warmup', '0',
+                                 '--eval-repeats', '1', '--eval-builds', '2',
+                                 '--methods')
     # Only signs of timings and sizes, never their values: a duration of
     # real work measured with perf_counter is > 0 at any load.
     for key in FIGURES:

@@ -113,3 +113,13 @@ def test_methods_print_the_table_the_collector_wrote(monkeypatch, tmp_path,
     monkeypatch.setattr(demo_module, 'run_step', fake_step)
     demo_module.compare_methods('miniature', str(tmp_path), [1])
     assert '| method | top-1 |' in capsys.readouterr().out
+
+
+def test_a_step_prints_one_short_line_and_logs_everything(tmp_path, capsys):
+    from rmt_mm.runs import demo as demo_module
+    demo_module.run_step('a step', str(tmp_path), '-c',
+                         "print('x' * 300)")
+    console = capsys.readouterr().out
+    assert console.startswith('==> a step (-c) ... ') and len(console) < 40
+    log = (tmp_path / 'a_step.log').read_text().splitlines()
+    assert log == [f"$ python -c print('x' * 300)", 'x' * 300]

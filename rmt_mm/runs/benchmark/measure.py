@@ -6,12 +6,30 @@ import multiprocessing
 import operator
 import time
 import traceback
-from typing import Callable, List
+from typing import Callable, Dict, List, Sequence, Tuple
 
 import torch
 
 COMPARE = {'<=': operator.le, '>=': operator.ge, '<': operator.lt}
 MIB = 1024**2
+#: ``(result key, printed name, comparison, bound)`` of a target ratio.
+Target = Tuple[str, str, str, float]
+
+
+def check_targets(results: Dict, targets: Sequence[Target]) -> Dict:
+    """``{key: {'bound': '<op> <bound>', 'met': bool}}`` per target."""
+    return {key: dict(bound=f'{op} {bound}',
+                      met=bool(COMPARE[op](results[key], bound)))
+            for key, _, op, bound in targets}
+
+
+def target_lines(results: Dict, targets: Sequence[Target],
+                 width: int) -> List[str]:
+    """One report line per target: name, measured, bound, verdict."""
+    return [f'{name:<{width}}{results[key]:>10.3f}'
+            f'{op + " " + str(bound):>10}  '
+            f"{'PASS' if results['targets'][key]['met'] else 'MISS'}"
+            for key, name, op, bound in targets]
 
 
 def synchronize(device: str) -> None:

@@ -15,7 +15,8 @@ import torch
 from ...apis import RMTTaskServer
 from ...models import MaskedCLIP, RMTClassifier, build_open_clip
 from .building import CLASSNAMES, TEMPLATES, image_size, set_random_masks
-from .measure import COMPARE, MIB, proc_status_kib, synchronize, time_calls
+from .measure import (MIB, check_targets, proc_status_kib, synchronize,
+                      target_lines, time_calls)
 
 #: (json key, description, comparison, bound) of the --mode tasks targets.
 TASK_TARGETS = (
@@ -201,11 +202,7 @@ def measure_task_server(args: argparse.Namespace) -> Dict:
         alternating_over_single=streams['single'] / streams['alternating'],
         startup_server_over_models=results['server_startup_s'] /
         results['separate_models_startup_s'])
-    results['targets'] = {
-        key: dict(bound=f'{op} {bound}',
-                  met=bool(COMPARE[op](results[key], bound)))
-        for key, _, op, bound in TASK_TARGETS
-    }
+    results['targets'] = check_targets(results, TASK_TARGETS)
     return results
 
 
@@ -246,8 +243,4 @@ def format_task_report(r: Dict) -> str:
         f"{'cold switch / batch forward':<40}"
         f"{r['switch_cold_over_forward']:>10.3f}",
     ]
-    for key, name, op, bound in TASK_TARGETS:
-        verdict = 'PASS' if r['targets'][key]['met'] else 'MISS'
-        lines.append(f'{name:<40}{r[key]:>10.3f}{op + " " + str(bound):>10}'
-                     f'  {verdict}')
-    return '\n'.join(lines)
+    return '\n'.join(lines + target_lines(r, TASK_TARGETS, 40))

@@ -17,7 +17,8 @@ from ...engine import AmpGradDropoutOptimWrapper, GradDropoutOptimWrapper
 from ...models import RMTClassifier, build_open_clip
 from .building import (LAM, LR, autocast, build_model, dtype_of, make_batch,
                        openclip_logits)
-from .measure import COMPARE, MIB, PeakMemory, live_tensor_peak_mb, time_calls
+from .measure import (MIB, PeakMemory, check_targets, live_tensor_peak_mb,
+                      target_lines, time_calls)
 
 TRAIN_PHASES = ('rmt', 'finetune', 'forward')
 #: (json key, description, comparison, bound) of each target.
@@ -178,11 +179,7 @@ def add_ratios(results: Dict) -> None:
         exported_over_openclip_eval=results['eval_exported_ips'] /
         results['eval_openclip_ips'],
         mask_save_load_s=results['mask_save_s'] + results['mask_load_s'])
-    results['targets'] = {
-        key: dict(bound=f'{op} {bound}',
-                  met=bool(COMPARE[op](results[key], bound)))
-        for key, _, op, bound in TARGETS
-    }
+    results['targets'] = check_targets(results, TARGETS)
 
 
 def format_report(r: Dict) -> str:
@@ -219,8 +216,4 @@ def format_report(r: Dict) -> str:
         f"{'fine-tune step / forward':<34}"
         f"{r['finetune_over_forward_step']:>10.2f}",
     ]
-    for key, name, op, bound in TARGETS:
-        verdict = 'PASS' if r['targets'][key]['met'] else 'MISS'
-        lines.append(f'{name:<34}{r[key]:>10.3f}{op + " " + str(bound):>10}'
-                     f'  {verdict}')
-    return '\n'.join(lines)
+    return '\n'.join(lines + target_lines(r, TARGETS, 34))

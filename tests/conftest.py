@@ -1,4 +1,5 @@
 """Shared fixtures (helpers live in rmt_testing.py)."""
+import gc
 import itertools
 import os
 from pathlib import Path
@@ -6,8 +7,8 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from rmt_testing import (TINY_VIT, make_image_folder, save_random_weights,
-                         write_tiny_config)
+from rmt_testing import (TINY_VIT, ToolStepInProcess, make_image_folder,
+                         save_random_weights, write_tiny_config)
 
 import rmt_mm  # noqa: F401
 
@@ -20,6 +21,13 @@ def _default_threads() -> int:
         return int(os.environ['OMP_NUM_THREADS'])
     workers = int(os.environ.get('PYTEST_XDIST_WORKER_COUNT', 1))
     return max(1, 2 // workers)
+
+
+@pytest.fixture(autouse=True, scope='session')
+def _session_threads():
+    # Before any shared run is trained, so that tests can repeat its steps
+    # with the same thread count.
+    torch.set_num_threads(_default_threads())
 
 
 @pytest.fixture(autouse=True)
@@ -57,6 +65,13 @@ def tiny_world(tmp_path_factory):
                            config=str(config))
 
 
+@pytest.fixture
+def sweep_steps_in_process(monkeypatch):
+    """Sweeps run their steps' tools in this process (one at a time)."""
+    from rmt_mm.runs.sweep_launchers import common
+    monkeypatch.setattr(common, 'start_command', ToolStepInProcess)
+
+
 _RUN_IDS = itertools.count()
 
 
@@ -68,9 +83,9 @@ def run_tiny(tiny_world, tmp_path_factory):
     ``run_tiny(name, cfg_options=None, custom_hook_args=None)``: dotted
     config entries, and ``{hook type: arguments}`` for custom hooks.
     """
-    from mmengine.config import Config
     from mmengine.runner import Runner
 
+    from rmt_mm.fileio.config_file import read_config
     from rmt_mm.runs.launch import (apply_auto_scale_lr,
                                     apply_global_batch_size,
                                     check_train_config)
@@ -80,7 +95,7 @@ def run_tiny(tiny_world, tmp_path_factory):
             custom_hook_args: dict = None):
         if name in runs:
             return runs[name]
-        cfg = Config.fromfile(tiny_world.config)
+        cfg = read_config(tiny_world.config)
         cfg.work_dir = str(tmp_path_factory.mktemp(f'run_{name}'))
         cfg.experiment_name = f'tiny_{name}_{next(_RUN_IDS)}'
         cfg.log_level = 'WARNING'
@@ -109,8 +124,8 @@ def trained_run(run_tiny):
 
 #: Files that take longest, started first so that `make test`'s two workers
 #: finish together instead of one waiting for the other's long tail.
-SLOW_FIRST = ('test_readme_flows.py', 'test_distributed.py',
-              'test_train_test.py')
+SLOW_FIRST = ('test_sweep_launchers.py', 'test_distributed.py',
+              'test_readme_flows.py')
 
 
 def pytest_collection_modifyitems(items):
@@ -119,3 +134,11 @@ def pytest_collection_modifyitems(items):
         return SLOW_FIRST.index(name) if name in SLOW_FIRST else len(
             SLOW_FIRST)
     items.sort(key=rank)
+
+
+def pytest_collection_finish(session):
+    # Every test module is imported now (torch, mmengine, mmpretrain: some
+    # 400k objects). mmengine collects garbage each time it builds a dataset
+    # (0.3-0.5 s each over those objects, a few hundred times in the
+    # suite); frozen, they are left out of every collection.
+    gc.freeze()

@@ -3,6 +3,7 @@ fabricated image-folder dataset."""
 import contextlib
 import io
 import os
+import re
 import sys
 from typing import NamedTuple, Optional
 
@@ -157,6 +158,28 @@ def run_tool(name: str, *argv: str, cwd: Optional[str] = None
     finally:
         os.chdir(previous)
     return ToolResult(code, stream.getvalue())
+
+
+class ToolStepInProcess:
+    """Stands in for the process of a sweep step ``python tools/<name>.py
+    ARGV`` (``sweep_launchers.common.start_command``): runs the tool with
+    :func:`run_tool` from the current folder and writes what it printed to
+    the step's log. For tests where the sweep's processes are not what is
+    being tested; the lane's environment (threads, GPUs) is not applied."""
+
+    def __init__(self, cmd, log, env=None, preexec_fn=None) -> None:
+        tool = re.fullmatch(r'.*[/\\]tools[/\\](\w+)\.py', cmd[1])
+        assert cmd[0] == sys.executable and tool, cmd
+        result = run_tool(tool.group(1), *cmd[2:], cwd=os.getcwd())
+        log.write(result.output)
+        log.flush()
+        self.returncode = result.returncode
+
+    def wait(self) -> int:
+        return self.returncode
+
+    def kill(self) -> None:
+        """Nothing runs any more when a step's stand-in exists."""
 
 
 def random_mask_file(clip, path: str, seed: int,

@@ -76,7 +76,8 @@ def test_readme_names_every_model_and_labels_reported_numbers():
         assert f'| {REPORTED[16][dataset]:.2f} |' in readme
 
 
-OTHER_METAFILES = ('configs/zero_shot/metafile.yml', 'configs/coop/metafile.yml',
+OTHER_METAFILES = ('configs/zero_shot/metafile.yml',
+                   'configs/coop/metafile.yml',
                    'configs/tip_adapter/metafile.yml',
                    'configs/rmt/metafile_combinations.yml')
 

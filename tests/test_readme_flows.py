@@ -152,7 +152,8 @@ def test_every_readme_command_is_run_or_explained():
 def run_command(command: str, cwd: str) -> ToolResult:
     """Runs one README command from ``cwd``: ``python tools/<name>.py ...``
     in this process (as :func:`run_tool` does; the tools' start-up is most of
-    a tiny run's time), anything else as a real process."""
+    a tiny run's time; a sweep's steps too), anything else as a real
+    process."""
     argv = shlex.split(command)
     tool = re.fullmatch(r'tools/(\w+)\.py', argv[1]) if (
         argv[0] == 'python' and len(argv) > 1) else None
@@ -168,7 +169,7 @@ def run_command(command: str, cwd: str) -> ToolResult:
     return ToolResult(result.returncode, result.stdout + result.stderr)
 
 
-def test_readme_commands_run_on_the_demo(workspace):
+def test_readme_commands_run_on_the_demo(workspace, sweep_steps_in_process):
     for where, command in [c for path in READMES
                            for c in shell_commands(path)]:
         if not_run_reason(command):

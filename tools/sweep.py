@@ -151,8 +151,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         args.zero_shot = True
     args.methods = [m for m in args.methods if m != 'zero_shot']
     if not args.methods and not args.zero_shot:
-        parser.error('--methods zero_shot alone: use --methods rmt --zero-shot '
-                     'or add another method')
+        parser.error('--methods zero_shot alone: use --methods rmt '
+                     '--zero-shot or add another method')
     if not args.datasets and not args.configs:
         parser.error('give --datasets and/or --configs')
     template = args.config_template

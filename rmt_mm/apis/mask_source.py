@@ -50,7 +50,7 @@ def read_task_masks(path: str, clip: MaskedCLIP) -> Dict[str, Tensor]:
 
 
 def recorded_classes(path: str) -> Optional[Tuple[Tuple[str, ...],
-                                                   Tuple[str, ...]]]:
+                                                  Tuple[str, ...]]]:
     """The class names and templates a mask file was trained on (the
     default templates when it records none), or ``None`` when it records no
     classes."""

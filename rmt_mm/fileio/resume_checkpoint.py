@@ -46,7 +46,7 @@ def _history_method(owner: Any, name: str):
 def _legacy_globals() -> list:
     core = np._core.multiarray
     dtypes = [type(np.dtype(t)) for t in (np.float64, np.float32, np.int64,
-                                            np.int32, np.bool_)]
+                                          np.int32, np.bool_)]
     return [
         HistoryBuffer, np.ndarray, np.dtype, *dtypes,
         (_history_method, 'builtins.getattr'),

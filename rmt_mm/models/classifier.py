@@ -168,7 +168,8 @@ class RMTClassifier(BaseModel):
                 inputs: Tensor,
                 data_samples: Optional[List[DataSample]] = None,
                 mode: str = 'tensor'):
-        """mmengine's entry point: ``'tensor'``, ``'loss'`` or ``'predict'``."""
+        """mmengine's entry point: ``'tensor'``, ``'loss'`` or
+        ``'predict'``."""
         if mode == 'tensor':
             return self.logits(inputs)
         if mode == 'loss':
@@ -193,7 +194,8 @@ class RMTClassifier(BaseModel):
             the log, and the differentiable regularisation loss (``None``
             without a regulariser).
         """
-        labels = torch.cat([s.gt_label for s in data_samples]).to(inputs.device)
+        labels = torch.cat([s.gt_label for s in data_samples]).to(
+            inputs.device)
         class_features = self._class_features()
         student = self.logits(inputs, class_features=class_features)
         losses = dict(loss_ce=F.cross_entropy(student, labels))

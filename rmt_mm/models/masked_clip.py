@@ -168,7 +168,8 @@ class MaskedCLIP(BaseModule):
                     self.clip.visual, ModifiedResNet) else VIT_MASK_TARGETS)
         selected = []
         for pattern in mask_targets:
-            matches = [n for n in candidates if fnmatch.fnmatchcase(n, pattern)]
+            matches = [n for n in candidates
+                       if fnmatch.fnmatchcase(n, pattern)]
             if not matches:
                 raise ValueError(
                     f'Mask pattern {pattern!r} matches no image-encoder '

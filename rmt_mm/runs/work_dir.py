@@ -95,7 +95,7 @@ def list_checkpoints(work_dir: str) -> List[str]:
     found = [(int(m.group(1)), name) for name in os.listdir(work_dir)
              if (m := _CHECKPOINT_NAME.match(name))]
     return [osp.join(work_dir, name) for _, name in sorted(found,
-                                                            reverse=True)]
+                                                           reverse=True)]
 
 
 def newest_intact_checkpoint(

@@ -13,6 +13,7 @@ from PIL import Image
 from rmt_testing import REPO, load_tool, random_mask_file
 
 from rmt_mm.apis import ImageInputError, RMTInferencer
+from rmt_mm.fileio.config_file import read_config
 from rmt_mm.models import MaskedCLIP
 from rmt_mm.runs import demo
 from rmt_mm.runs.test import merge_args
@@ -49,7 +50,7 @@ def test_predictions_equal_tools_test_on_the_demo_model(tmp_path,
         'test.py', DEMO_CONFIG, masks, '--work-dir', str(tmp_path / 'work'),
         '--cfg-options', *options])
     args = test_tool.parse_args()
-    cfg = merge_args(Config.fromfile(args.config), args)
+    cfg = merge_args(read_config(args.config), args)
     dump = str(tmp_path / 'test_py.pkl')
     cfg.test_evaluator = [dict(type='Accuracy', topk=(1, )),
                           dict(type='DumpResults', out_file_path=dump)]

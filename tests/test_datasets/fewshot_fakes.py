@@ -189,8 +189,8 @@ def make_imagenet_variant(data_dir: Path, name: str) -> Path:
     """The test-only ImageNet variants, 2 images per class folder."""
     folder, image_dir, wnids = {
         'RMTFewShotImageNetV2': ('imagenetv2',
-                              'imagenetv2-matched-frequency-format-val',
-                              [str(i) for i in range(len(WNIDS))]),
+                                 'imagenetv2-matched-frequency-format-val',
+                                 [str(i) for i in range(len(WNIDS))]),
         'RMTFewShotImageNetSketch': ('imagenet-sketch', 'images',
                                      SORTED_WNIDS),
         'RMTFewShotImageNetA': ('imagenet-adversarial', 'imagenet-a',

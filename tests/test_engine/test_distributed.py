@@ -16,7 +16,7 @@ from mmengine.config import Config
 from mmengine.dist import all_gather
 from mmpretrain.structures import DataSample
 from rmt_testing import (REPO, TINY_VIT, load_tool, make_image_folder,
-                         write_tiny_config)
+                         run_tool, write_tiny_config)
 
 from rmt_mm.engine import GradDropoutOptimWrapper, RMTDistributedDataParallel
 from rmt_mm.fileio.mask_file import load_mask_file
@@ -231,15 +231,15 @@ def different_entries(work_a, work_b) -> int:
 def test_launch_changes_nothing(tmp_path):
     """tools/dist_train.sh with 2 processes (config and work dir with
     spaces in their paths), tools/train.py with 1 process and loading in
-    the main process, and with 2 loader workers: over several epochs of
-    new augmentations the masks are the same."""
+    the main process (run in this process while the others run), and with
+    2 loader workers: over several epochs of new augmentations the masks
+    are the same."""
     data_root = make_image_folder(str(tmp_path / 'data'))
     configs = tmp_path / 'my configs'
     configs.mkdir()
     # global_batch_size=4 over 2 processes: batches of 2 per process.
     config = write_tiny_config(
         str(configs / 'ddp cfg.py'), data_root, epochs=EPOCHS)
-    train = [sys.executable, osp.join(REPO, 'tools', 'train.py'), config]
     works = {name: tmp_path / f'work {name}'
              for name in ('2 processes', '1 process', '2 workers')}
     runs = {
@@ -247,14 +247,15 @@ def test_launch_changes_nothing(tmp_path):
             ['bash', osp.join(REPO, 'tools', 'dist_train.sh'), config, '2',
              '--work-dir', str(works['2 processes'])],
             str(tmp_path), str(tmp_path / 'dist.log'), PORT=str(free_port())),
-        '1 process': start_training(
-            train + ['--work-dir', str(works['1 process'])], REPO,
-            str(tmp_path / 'one.log')),
         '2 workers': start_training(
-            train + ['--work-dir', str(works['2 workers']), '--cfg-options',
-                     'train_dataloader.num_workers=2'], REPO,
+            [sys.executable, osp.join(REPO, 'tools', 'train.py'), config,
+             '--work-dir', str(works['2 workers']), '--cfg-options',
+             'train_dataloader.num_workers=2'], REPO,
             str(tmp_path / 'workers.log')),
     }
+    torch.set_num_threads(1)  # as OMP_NUM_THREADS=1 in the others
+    one = run_tool('train', config, '--work-dir', str(works['1 process']))
+    assert one.returncode == 0, one.output[-5000:]
     logs = {name: finish(started) for name, started in runs.items()}
 
     log = logs['2 processes']
@@ -284,6 +285,7 @@ def test_launch_changes_nothing(tmp_path):
     # AGREEING_SHARE).
     total = sum(m.numel() for m in masks.values())
     assert differ['2 processes'] <= (1 - AGREEING_SHARE) * total, differ
+
 
 @pytest.mark.parametrize('tool', ['train', 'test'])
 def test_tools_shut_the_process_group_down(tmp_path, monkeypatch, tool):

@@ -10,6 +10,7 @@ from rmt_mm.engine import gradient_dropout
 # torch.equal and == below holds bit for bit on any processor and any
 # thread count; statistical checks get tolerances of several sigma.
 
+
 def reference_keep_probability(g: float, r: float) -> float:
     """method.md section 5, written out per element in plain Python."""
     if g == 0:
@@ -86,8 +87,8 @@ def test_draws_are_the_generators_uniforms():
 
 
 @pytest.mark.parametrize('g,r,without_epsilon', [(1e-9, -3e-9, 0.25),
-                                                  (2e-9, 2e-9, 1.0),
-                                                  (-4e-9, 1e-9, 0.8)])
+                                                 (2e-9, 2e-9, 1.0),
+                                                 (-4e-9, 1e-9, 0.8)])
 def test_keep_rule_epsilon_matters_for_tiny_gradients(g, r, without_epsilon):
     """The 1e-8 in the denominator is part of the rule: for gradients of
     order 1e-9 it moves the keep probability far from what the rule without
@@ -106,7 +107,8 @@ def test_keep_rule_epsilon_matters_for_tiny_gradients(g, r, without_epsilon):
 
 @pytest.mark.parametrize('lam', [-0.1, 1.5, 'high'])
 def test_lambda_outside_unit_interval_is_rejected(lam):
-    with pytest.raises(ValueError, match=r'lambda must be a number in \[0, 1\]'):
+    with pytest.raises(ValueError,
+                       match=r'lambda must be a number in \[0, 1\]'):
         gradient_dropout(torch.ones(2), torch.ones(2), lam)
 
 

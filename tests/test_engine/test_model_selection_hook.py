@@ -17,6 +17,7 @@ from rmt_mm.models import MaskedCLIP
 # the hook copies them into its record: every == on them is exact. Masks are
 # booleans.
 
+
 class FakeValLoop:
     """Plays the validation accuracies of a run, one per ``run()``."""
 

@@ -30,7 +30,6 @@ def test_low_shot_epochs_reach_the_margin_and_no_more(margin):
     assert low_shot_epochs(8e-5, 10**4, 5e-3, 30, margin) == 30
 
 
-
 def test_flip_distance_reads_the_backbones_init_and_threshold():
     backbone = dict(type='RMTMaskedCLIP', score_init=0.02, threshold=0.004)
     assert flip_distance(Config(dict(model=dict(backbone=backbone)))) == \

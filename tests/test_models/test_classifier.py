@@ -45,7 +45,8 @@ def test_logits_are_scaled_cosine(classifier):
     clip = classifier.backbone.clip
     with torch.no_grad():
         feats = F.normalize(clip.encode_image(images), dim=-1)
-        expected = clip.logit_scale.exp() * feats @ classifier.text_features.t()
+        expected = (clip.logit_scale.exp() * feats
+                    @ classifier.text_features.t())
         got = classifier(images, mode='tensor')
     # Exact in fact (fresh masks fold to W * 1.0 == W, then the same image
     # kernels and the same product run here); 1e-5 on logits <= 14.3 is a

@@ -2,16 +2,13 @@
 figure (the figures themselves are machine-dependent and not asserted)."""
 import json
 import os
-import os.path as osp
-import subprocess
-import sys
+from types import SimpleNamespace
 
 import pytest
-from rmt_testing import REPO as ROOT
-from rmt_testing import TINY_VIT, load_tool
+from rmt_testing import TINY_VIT, load_tool, run_tool
 
 from rmt_mm.models import MaskedCLIP
-from rmt_mm.runs.benchmark import building, methods
+from rmt_mm.runs.benchmark import building, methods, tasks
 
 FIGURES = ('rmt_step_s', 'finetune_step_s', 'forward_s', 'rmt_peak_mb',
            'finetune_peak_mb', 'eval_masked_ips', 'eval_exported_ips',
@@ -22,15 +19,13 @@ FIGURES = ('rmt_step_s', 'finetune_step_s', 'forward_s', 'rmt_peak_mb',
 
 
 def run_benchmark(tmp_path, *args: str):
-    """Runs tools/benchmark.py on the tiny model (one thread) and returns
-    the finished process and the figures of its --json file."""
+    """Runs tools/benchmark.py in this process on the tiny model (one
+    thread) and returns what it printed and the figures of its --json
+    file."""
     out = tmp_path / 'bench.json'
-    run = subprocess.run(
-        [sys.executable, osp.join(ROOT, 'tools', 'benchmark.py'),
-         '--arch-json', json.dumps(TINY_VIT), '--threads', '1', *args,
-         '--json', str(out)],
-        capture_output=True, text=True, timeout=300, cwd=ROOT)
-    assert run.returncode == 0, run.stderr[-3000:]
+    run = run_tool('benchmark', '--arch-json', json.dumps(TINY_VIT),
+                   '--threads', '1', *args, '--json', str(out))
+    assert run.returncode == 0, run.output[-3000:]
     return run, json.loads(out.read_text())
 
 
@@ -59,9 +54,9 @@ def test_benchmark_reports_every_figure(tmp_path):
     for method in ('zero_shot', 'coop', 'tip_adapter', 'tip_adapter_f_rmt'):
         assert methods[f'{method}_over_rmt_eval'] > 0, method
     assert methods['coop_rmt_over_coop']['same_operations']
-    assert 'CoOp + R-AMT / CoOp' in run.stdout
+    assert 'CoOp + R-AMT / CoOp' in run.output
     # Every target is printed with its verdict.
-    assert run.stdout.count('PASS') + run.stdout.count('MISS') == len(
+    assert run.output.count('PASS') + run.output.count('MISS') == len(
         results['targets']) + 4  # and the four combination/base ratios
 
 
@@ -104,7 +99,7 @@ def test_task_server_mode_reports_every_figure(tmp_path):
     # logits computed alone.
     for callers in (1, 2, 4):
         assert results[f'callers_{callers}_ips'] > 0, callers
-        assert f'{callers} concurrent caller(s)' in run.stdout
+        assert f'{callers} concurrent caller(s)' in run.output
     # The same two floats (JSON keeps their repr) divided again: exact in
     # fact; approx's default rel=1e-6 is the loosest it needs.
     assert results['callers_4_over_1'] == pytest.approx(
@@ -113,7 +108,7 @@ def test_task_server_mode_reports_every_figure(tmp_path):
     # task's logits computed alone: exact whatever the load, since every
     # caller computes with one intra-op thread (--threads 1).
     assert results['concurrent_wrong'] == 0
-    assert run.stdout.count('PASS') + run.stdout.count('MISS') == 6
+    assert run.output.count('PASS') + run.output.count('MISS') == 6
 
 
 def test_methods_mode_times_only_the_methods(tmp_path):
@@ -129,9 +124,9 @@ def test_methods_mode_times_only_the_methods(tmp_path):
     # Exact: the median is a copy of one of the ratios.
     assert compared['ratio'] == sorted(compared['ratios'])[1]
     assert results['methods']['zero_shot_over_zero_shot']['same_operations']
-    assert run.stdout.count('PASS') + run.stdout.count('MISS') == 4
-    assert '(control)' in run.stdout
-    assert 'R-AMT training step' not in run.stdout
+    assert run.output.count('PASS') + run.output.count('MISS') == 4
+    assert '(control)' in run.output
+    assert 'R-AMT training step' not in run.output
 
 
 @pytest.mark.parametrize('base, combo', [('zero_shot', 'rmt'),
@@ -156,3 +151,25 @@ def test_folded_combination_runs_its_base_methods_operations(
 
     monkeypatch.setattr(MaskedCLIP, 'effective_weights', refold)
     assert methods.evaluation_operations(combination, images) != base_ops
+
+
+def test_caller_counts_are_timed_in_alternating_rounds(monkeypatch):
+    """Load drift during the run must hit 1, 2 and 4 callers alike (timed
+    one count after the other, a rising load made more callers look
+    slower)."""
+    order = []
+
+    def timed(server, images, callers, expected, args):
+        order.append(callers)
+        return {1: 4.0, 2: 8.0, 4: 16.0}[callers] * len(order), 0
+
+    monkeypatch.setattr(tasks, '_time_callers_once', timed)
+    server = SimpleNamespace(tasks=['a'], logits=lambda images, task: None)
+    args = SimpleNamespace(repeats=3, requests=2, batch_size=2)
+    results = tasks.time_callers(server, None, args)
+    assert order == [1, 2, 4] * 3
+    # Medians of rounds at positions 1/4/7, 2/5/8 and 3/6/9 of the run:
+    # 4 x 4 = 16 s for 1 x 2 x 2 images; 8 x 5 = 40 s for 2 x 2 x 2.
+    assert results['callers_1_ips'] == 4 / 16
+    assert results['callers_2_over_1'] == (8 / 40) / (4 / 16)
+    assert results['callers_4_ips'] == 16 / (16 * 6)

@@ -198,7 +198,7 @@ def test_methods_side_by_side(sweep_root, tmp_path):
 
 
 def test_the_tool_prints_the_tables_and_the_files_it_wrote(sweep_root,
-                                                            tmp_path):
+                                                           tmp_path):
     out_dir = str(tmp_path / 'out')
     code, output = run_tool('collect_results', sweep_root, '--out-dir',
                             out_dir)

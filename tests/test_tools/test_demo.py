@@ -96,7 +96,7 @@ def test_the_tool_hands_its_arguments_on(monkeypatch):
 
 
 def test_methods_print_the_table_the_collector_wrote(monkeypatch, tmp_path,
-                                                    capsys):
+                                                     capsys):
     """The side-by-side table is read from where the collector is told to
     write it."""
     from rmt_mm.runs import demo as demo_module
@@ -122,4 +122,4 @@ def test_a_step_prints_one_short_line_and_logs_everything(tmp_path, capsys):
     console = capsys.readouterr().out
     assert console.startswith('==> a step (-c) ... ') and len(console) < 40
     log = (tmp_path / 'a_step.log').read_text().splitlines()
-    assert log == [f"$ python -c print('x' * 300)", 'x' * 300]
+    assert log == ["$ python -c print('x' * 300)", 'x' * 300]

@@ -50,7 +50,7 @@ def images(tiny_world, tmp_path) -> str:
     (['c.py', 'a.png', 'b/'], 'c.py', None, ['a.png', 'b/']),
 ])
 def test_the_paths_are_config_masks_and_inputs(argv, config, masks,
-                                                inputs):
+                                               inputs):
     args = infer.parse_args(argv)
     assert (args.config, args.masks, args.inputs) == (config, masks, inputs)
 

@@ -3,12 +3,13 @@ with one line, tests never touch the run's files, resume never starts
 over."""
 import os
 import os.path as osp
+import shutil
 import subprocess
 import sys
 
 import pytest
 import torch
-from rmt_testing import REPO, make_image_folder, write_tiny_config
+from rmt_testing import REPO, run_tool
 
 from rmt_mm.fileio import load_mask_file
 
@@ -22,29 +23,21 @@ class CreatesFile:
         return open, (self.path, 'w')
 
 
-def tool(*args):
-    return subprocess.run([sys.executable, *args], cwd=REPO,
-                          capture_output=True, text=True, timeout=600)
-
-
-@pytest.fixture(scope='module')
-def finished(tmp_path_factory):
-    """A tiny 2-epoch run: (config, work dir)."""
-    root = tmp_path_factory.mktemp('refusals')
-    config = write_tiny_config(str(root / 'tiny.py'),
-                               make_image_folder(str(root / 'data')),
-                               epochs=2)
-    work = str(root / 'work')
-    result = tool('tools/train.py', config, '--work-dir', work)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return config, work
+@pytest.fixture
+def finished(trained_run, tiny_world, tmp_path):
+    """A copy of the session's finished tiny run (3 epochs): (config, work
+    dir)."""
+    work = str(tmp_path / 'work')
+    shutil.copytree(trained_run.work_dir, work)
+    return tiny_world.config, work
 
 
 def refusal(result) -> str:
     """The one line a refused file ends a tool with."""
-    assert result.returncode == 1, result.stdout[-2000:] + result.stderr
-    last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith('Error: ') and 'Traceback' not in result.stderr
+    code, output = result
+    assert code == 1, output[-3000:]
+    last = output.strip().splitlines()[-1]
+    assert last.startswith('Error: ') and 'Traceback' not in output
     return last
 
 
@@ -54,11 +47,16 @@ def test_payload_is_refused_by_test_and_resume(finished, tmp_path):
     payload = str(tmp_path / 'payload.pth')
     torch.save({'state_dict': {'masks.scores.x': CreatesFile(marker)}},
                payload)
-    for args in (['tools/test.py', config, payload],
-                 ['tools/train.py', config, '--work-dir',
-                  str(tmp_path / 'other'), '--resume', payload]):
-        line = refusal(tool(*args))
+    test = refusal(run_tool('test', config, payload))
+    resume = refusal(run_tool('train', config, '--work-dir',
+                              str(tmp_path / 'other'), '--resume', payload))
+    for line in (test, resume):
         assert payload in line and 'could run code' in line
+    # The tool's own process ends the same way: exit code 1, that line.
+    process = subprocess.run(
+        [sys.executable, osp.join(REPO, 'tools', 'test.py'), config,
+         payload], capture_output=True, text=True, timeout=300)
+    assert refusal((process.returncode, process.stderr)) == test
     assert not osp.exists(marker)
 
 
@@ -67,9 +65,9 @@ def test_test_writes_into_a_subfolder(finished, tmp_path):
     dump = osp.join(work, 'tiny.py')
     before = {name: os.path.getmtime(osp.join(work, name))
               for name in os.listdir(work)}
-    result = tool('tools/test.py', config, osp.join(work, 'masks_final.pth'),
-                  '--work-dir', work, '--out', str(tmp_path / 'm.json'))
-    assert result.returncode == 0, result.stderr[-3000:]
+    result = run_tool('test', config, osp.join(work, 'masks_final.pth'),
+                      '--work-dir', work, '--out', str(tmp_path / 'm.json'))
+    assert result.returncode == 0, result.output[-3000:]
     assert osp.isfile(osp.join(work, 'test', 'tiny.py'))
     after = {name: os.path.getmtime(osp.join(work, name))
              for name in os.listdir(work) if name != 'test'}
@@ -78,28 +76,28 @@ def test_test_writes_into_a_subfolder(finished, tmp_path):
 
 def test_a_new_run_and_a_mask_file_resume_are_refused(finished):
     config, work = finished
-    line = refusal(tool('tools/train.py', config, '--work-dir', work))
+    line = refusal(run_tool('train', config, '--work-dir', work))
     assert 'already holds the checkpoints' in line and '--resume' in line
     masks = osp.join(work, 'masks_final.pth')
-    line = refusal(tool('tools/train.py', config, '--work-dir', work,
-                        '--resume', masks))
+    line = refusal(run_tool('train', config, '--work-dir', work,
+                            '--resume', masks))
     assert 'is a mask file' in line and 'not a resume checkpoint' in line
 
 
 def test_resume_takes_the_newest_intact_checkpoint(finished):
     config, work = finished
     os.remove(osp.join(work, 'last_checkpoint'))
-    newest = osp.join(work, 'epoch_2.pth')
+    newest = osp.join(work, 'epoch_3.pth')
     data = open(newest, 'rb').read()
     with open(newest, 'wb') as f:
         f.write(data[:len(data) // 3])
     final = load_mask_file(osp.join(work, 'masks_final.pth'))[0]
-    result = tool('tools/train.py', config, '--work-dir', work, '--resume')
-    assert result.returncode == 0, result.stderr[-3000:]
-    log = result.stdout + result.stderr
-    assert 'resuming from epoch_1.pth' in log and 'ends early' in log
-    assert 'resumed epoch: 1' in log
-    # Epoch 2 trained again from epoch 1 ends where it ended before: exact
+    result = run_tool('train', config, '--work-dir', work, '--resume')
+    assert result.returncode == 0, result.output[-3000:]
+    log = result.output
+    assert 'resuming from epoch_2.pth' in log and 'ends early' in log
+    assert 'resumed epoch: 2' in log
+    # Epoch 3 trained again from epoch 2 ends where it ended before: exact
     # by construction, the same float operations on the same values on
     # this machine with the same thread count (booleans compared).
     again = load_mask_file(osp.join(work, 'masks_final.pth'))[0]

@@ -9,7 +9,7 @@ from typing import List, Tuple
 
 import pytest
 import torch
-from rmt_testing import REPO, make_image_folder, write_tiny_config
+from rmt_testing import REPO, make_image_folder, run_tool, write_tiny_config
 
 from rmt_mm.fileio.mask_file import load_mask_file
 
@@ -132,12 +132,22 @@ def final_state(work_dir: str) -> Tuple[dict, dict]:
     return masks, scores
 
 
+def train_here(cfg: str, work_dir: str, *options: str) -> Tuple[int, str]:
+    """Runs tools/train.py in this process with one thread, as the
+    processes of :func:`train` have: (exit code, its output)."""
+    torch.set_num_threads(1)
+    return run_tool('train', cfg, '--work-dir', work_dir, '--no-validate',
+                    *options)
+
+
 @pytest.fixture(scope='module')
 def runs(tmp_path_factory):
-    """Starts the uninterrupted run and every killed run at once.
+    """Starts every killed run, then runs the uninterrupted one in this
+    process while they go on.
 
     Yields:
-        The config and ``{run: (work_dir, process)}``.
+        The config, ``{run: (work_dir, process)}`` of the killed runs and
+        the uninterrupted run's work dir.
     """
     root = tmp_path_factory.mktemp('resume')
     data_root = make_image_folder(str(root / 'data'))
@@ -148,10 +158,15 @@ def runs(tmp_path_factory):
                 'allow_failed_imports=False)\n')
     (root / 'kill_hook.py').write_text(KILL_HOOK)
     started = {}
-    for name, options in dict(reference=[], **KILLED_RUNS).items():
+    for name, options in KILLED_RUNS.items():
         work_dir = str(root / name)
         started[name] = work_dir, train(cfg, work_dir, *options)
-    yield cfg, started
+    reference = str(root / 'reference')
+    with pytest.MonkeyPatch.context() as patch:
+        patch.syspath_prepend(str(root))  # where custom_imports finds it
+        code, log = train_here(cfg, reference)
+        assert code == 0, log[-3000:]
+        yield cfg, started, reference
     for _, proc in started.values():
         if proc.poll() is None:
             proc.kill()
@@ -176,22 +191,18 @@ def finish_killed(runs, name: str) -> str:
 
 
 def resume_and_compare(runs, work_dir: str, *options: str) -> None:
-    """Resumes a killed run; its final masks and scores must equal the
-    uninterrupted run's exactly."""
-    cfg, started = runs
-    code, log = finish(train(cfg, work_dir, '--resume', *options), work_dir)
+    """Resumes a killed run (in this process); its final masks and scores
+    must equal the uninterrupted run's exactly."""
+    cfg, _, reference = runs
+    code, log = train_here(cfg, work_dir, '--resume', *options)
     assert code == 0, log[-3000:]
     assert 'resumed epoch: 2' in log
-
-    reference, proc = started['reference']
-    code, log = finish(proc, reference)
-    assert code == 0, log[-3000:]
     ref_masks, ref_scores = final_state(reference)
     masks, scores = final_state(work_dir)
     # Exact by construction: both runs execute the same float operations on
-    # the same values on this machine, with one thread each
-    # (OMP_NUM_THREADS=1), and a resume restores scores, optimiser state and
-    # draws bit for bit; masks are booleans.
+    # the same values on this machine with one thread each (the killed
+    # processes too: OMP_NUM_THREADS=1), and a resume restores scores,
+    # optimiser state and draws bit for bit; masks are booleans.
     assert list(masks) == list(ref_masks)
     for name in ref_masks:
         assert torch.equal(masks[name], ref_masks[name]), name

@@ -198,14 +198,14 @@ def test_gpus_use_dist_train(tmp_path):
 
 def test_config_names_and_errors(tmp_path):
     args = sweep_cli.parse_args(['--datasets', 'dtd', '--configs', 'a.py',
-                             'b=x/c.py'])
+                                 'b=x/c.py'])
     assert sweep.config_specs(args) == [
         ('dtd', 'configs/rmt/rmt_vitb16_dtd_16shot.py'), ('a', 'a.py'),
         ('b', 'x/c.py')
     ]
     with pytest.raises(ValueError, match='unique'):
         sweep.config_specs(sweep_cli.parse_args(['--configs', 'x/a.py',
-                                             'y/a.py']))
+                                                 'y/a.py']))
     with pytest.raises(FileNotFoundError, match='nope'):
         sweep.load_experiment('nope', str(tmp_path / 'nope.py'))
     with pytest.raises(SystemExit):
@@ -214,8 +214,8 @@ def test_config_names_and_errors(tmp_path):
 
 def test_dry_run_prints_commands(tmp_path, capsys):
     assert sweep_cli.main(['--configs', f'dtd={DTD}', '--shots', '2',
-                       '--seeds', '1', '2', '--zero-shot', '--dry-run',
-                       '--work-root', str(tmp_path)]) == 0
+                           '--seeds', '1', '2', '--zero-shot', '--dry-run',
+                           '--work-root', str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert '3 run(s): 0 finished, 3 to do.' in out
     assert '[1/3] dtd zero-shot' in out and '[3/3] dtd shots=2 seed=2' in out

@@ -20,13 +20,13 @@ from types import SimpleNamespace
 
 import pytest
 import submitit
-from rmt_testing import REPO, load_tool, run_tool
+from rmt_testing import REPO, ToolStepInProcess, load_tool, run_tool
 from submitit.helpers import DelayedSubmission
 
 from rmt_mm.runs import sweep
 from rmt_mm.runs.experiments import metrics_path, run_dir, zero_shot_dir
 from rmt_mm.runs.sweep_launchers import (JOBS_FILE, JOBS_FOLDER, Run, Step,
-                                         SweepJob, execute_run, lanes,
+                                         SweepJob, common, execute_run, lanes,
                                          read_job_record, update_job_record)
 
 sweep_cli = load_tool('sweep')
@@ -48,13 +48,17 @@ def metrics(folder):
 def tiny(tiny_world, tmp_path_factory):
     """A 2-epoch config of the session's tiny world, and the reference
     sweep of its grid (zero-shot CLIP, and 1 shot with seed 1) run one
-    after another."""
+    after another, with the steps' tools in this process."""
     root = tmp_path_factory.mktemp('launchers')
     config = root / 'tiny2.py'
     config.write_text(f'_base_ = [{tiny_world.config!r}]\n'
                       'train_cfg = dict(max_epochs=2, val_interval=2)\n')
     reference = root / 'jobs1'
-    result = run_tool('sweep', *tiny_argv(config, reference, '--zero-shot'))
+    # Its steps in this process: the tests below run them as processes.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(common, 'start_command', ToolStepInProcess)
+        result = run_tool('sweep', *tiny_argv(config, reference,
+                                              '--zero-shot'))
     assert result.returncode == 0, result.output
     folders = [zero_shot_dir(str(reference), 'tiny'),
                run_dir(str(reference), 'tiny', 1, 1)]

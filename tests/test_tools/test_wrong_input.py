@@ -79,8 +79,8 @@ def test_selection_of_a_fixed_run_has_no_scores_to_plot(tmp_path):
 
 def _plan(root: str, *extra: str):
     args = sweep_cli.parse_args(['--configs', f'dtd={REPO}/configs/rmt/'
-                             'rmt_vitb16_dtd_16shot.py', '--shots', '1',
-                             '--seeds', '1', '--work-root', root, *extra])
+                                 'rmt_vitb16_dtd_16shot.py', '--shots', '1',
+                                 '--seeds', '1', '--work-root', root, *extra])
     experiments = [sweep.load_experiment(n, c)
                    for n, c in sweep.config_specs(args)]
     return sweep.plan_runs(experiments, args, {})

@@ -288,4 +288,3 @@ def study_table(results: List[dict], metric: str) -> str:
             lines.append(f'| {variant} | {task} | ' + ' | '.join(cells)
                          + ' |')
     return '\n'.join(lines)
-

@@ -90,7 +90,7 @@ def lowshot(args: argparse.Namespace) -> None:
     described = {n: VARIANTS[n].description if n in VARIANTS else
                  'no training: zero-shot CLIP' for n in names}
     variants = '\n'.join(['| variant | what it changes |', '| --- | --- |'] +
-                          [f'| {n} | {d} |' for n, d in described.items()])
+                         [f'| {n} | {d} |' for n, d in described.items()])
     sections = [f'### Variants\n\n{variants}\n'] + [
         f'### {title}\n\n{study_table(results, metric)}\n'
         for title, metric in (('Validation top-1 (%)', 'val_top1'),

@@ -112,38 +112,51 @@ def _call_server(server: RMTTaskServer, images: torch.Tensor, first: int,
         outcome['error'] = error
 
 
+def _time_callers_once(server: RMTTaskServer, images: torch.Tensor,
+                       callers: int, expected: Dict[str, torch.Tensor],
+                       args: argparse.Namespace) -> tuple:
+    """Seconds of ``callers`` threads sending their requests at once, and
+    how many of their results were wrong."""
+    start = threading.Barrier(callers + 1)
+    outcomes = [dict(wrong=0) for _ in range(callers)]
+    threads = [threading.Thread(
+        target=_call_server,
+        args=(server, images, i, expected, start, args, outcomes[i]))
+        for i in range(callers)]
+    for thread in threads:
+        thread.start()
+    synchronize(args.device)
+    start.wait()
+    began = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    synchronize(args.device)
+    seconds = time.perf_counter() - began
+    for outcome in outcomes:
+        if 'error' in outcome:
+            raise outcome['error']
+    return seconds, sum(outcome['wrong'] for outcome in outcomes)
+
+
 def time_callers(server: RMTTaskServer, images: torch.Tensor,
                  args: argparse.Namespace) -> Dict:
     """Images per second of 1, 2 and 4 threads calling the server at once
-    (each switching task at every request), and how many of their results
+    (each switching task at every request), in alternating rounds so that
+    load drift hits every count alike, and how many of their results
     differ from each task's logits computed alone."""
     expected = {task: server.logits(images, task) for task in server.tasks}
-    results, wrong = {}, 0
-    for callers in CALLERS:
-        durations = []
-        for _ in range(args.repeats):
-            start = threading.Barrier(callers + 1)
-            outcomes = [dict(wrong=0) for _ in range(callers)]
-            threads = [threading.Thread(
-                target=_call_server,
-                args=(server, images, i, expected, start, args, outcomes[i]))
-                for i in range(callers)]
-            for thread in threads:
-                thread.start()
-            synchronize(args.device)
-            start.wait()
-            began = time.perf_counter()
-            for thread in threads:
-                thread.join()
-            synchronize(args.device)
-            durations.append(time.perf_counter() - began)
-            for outcome in outcomes:
-                if 'error' in outcome:
-                    raise outcome['error']
-                wrong += outcome['wrong']
-        results[f'callers_{callers}_ips'] = (
-            callers * args.requests * args.batch_size /
-            statistics.median(durations))
+    durations = {callers: [] for callers in CALLERS}
+    wrong = 0
+    for _ in range(args.repeats):
+        for callers in CALLERS:
+            seconds, wrong_now = _time_callers_once(server, images, callers,
+                                                    expected, args)
+            durations[callers].append(seconds)
+            wrong += wrong_now
+    results = {
+        f'callers_{callers}_ips': callers * args.requests * args.batch_size /
+        statistics.median(durations[callers])
+        for callers in CALLERS}
     for callers in CALLERS[1:]:
         results[f'callers_{callers}_over_1'] = (
             results[f'callers_{callers}_ips'] / results['callers_1_ips'])

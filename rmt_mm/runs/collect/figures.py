@@ -85,7 +85,7 @@ def plot_methods(table: MethodsTable, path: str) -> bool:
     ncols = min(4, len(panels))
     nrows = -(-len(panels) // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(3.6 * ncols,
-                                                   3.0 * nrows + 0.6),
+                                                    3.0 * nrows + 0.6),
                              squeeze=False, layout='constrained')
     for ax in axes.flat[len(panels):]:
         ax.axis('off')

@@ -9,7 +9,8 @@ import socket
 import subprocess
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
+from typing import (IO, Any, Callable, Dict, List, Optional, Sequence, Set,
+                    Tuple)
 
 from ...fileio.safe_load import FileRefusedError
 from ...fileio.side_files import read_json, write_json
@@ -165,6 +166,16 @@ def write_submissions(work_root: str,
     write_json(osp.join(jobs_folder(work_root), JOBS_FILE), submissions)
 
 
+def start_command(cmd: List[str], log: IO[str],
+                  env: Optional[Dict[str, str]] = None,
+                  preexec_fn: Optional[Callable[[], None]] = None
+                  ) -> subprocess.Popen:
+    """Starts a step's command, its output (stdout and stderr) into
+    ``log``."""
+    return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
+                            env=env, preexec_fn=preexec_fn)
+
+
 def run_step(step: Step, log_file: str,
              env: Optional[Dict[str, str]] = None,
              live: Optional[Set[subprocess.Popen]] = None,
@@ -188,9 +199,7 @@ def run_step(step: Step, log_file: str,
     with open(log_file, 'a') as log:
         log.write(f'\n$ {shlex.join(step.cmd)}\n')
         log.flush()
-        process = subprocess.Popen(step.cmd, stdout=log,
-                                   stderr=subprocess.STDOUT, env=env,
-                                   preexec_fn=preexec_fn)
+        process = start_command(step.cmd, log, env, preexec_fn)
         live.add(process)
         try:
             code = process.wait()

@@ -7,8 +7,9 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from rmt_testing import (TINY_VIT, ToolStepInProcess, make_image_folder,
-                         save_random_weights, write_tiny_config)
+from rmt_testing import (DEMO_CONFIG, TINY_VIT, ToolStepInProcess,
+                         make_image_folder, save_random_weights,
+                         write_tiny_config)
 
 import rmt_mm  # noqa: F401
 
@@ -63,6 +64,19 @@ def tiny_world(tmp_path_factory):
                       f'model = dict(backbone=dict(pretrained={weights!r}))\n')
     return SimpleNamespace(root=root, data=data, weights=weights,
                            config=str(config))
+
+
+@pytest.fixture(scope='session')
+def digits_world(tmp_path_factory):
+    """The demo's digits tree (``data``) and a random CLIP of the demo
+    config's architecture (``weights``), written once per session. Tests
+    read them; the tools cache few-shot split files in the tree."""
+    from rmt_mm.runs import demo
+    root = tmp_path_factory.mktemp('digits')
+    data, weights = str(root / 'data'), str(root / 'tiny_clip_random.pt')
+    demo.write_digits(data)
+    demo.write_random_clip(weights, DEMO_CONFIG)
+    return SimpleNamespace(data=data, weights=weights)
 
 
 @pytest.fixture

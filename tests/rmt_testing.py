@@ -49,6 +49,8 @@ def make_image_folder(root: str, classes=('cat', 'dog', 'bird'),
 
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+#: The demo's config (digits, the tiny CLIP of `make demo`'s first steps).
+DEMO_CONFIG = os.path.join(REPO, 'configs', 'demo', 'rmt_tiny_digits.py')
 
 TINY_CONFIG = """
 _base_ = ['{repo}/configs/_base_/default_runtime.py',

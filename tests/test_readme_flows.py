@@ -20,8 +20,6 @@ import sys
 import pytest
 from rmt_testing import REPO, ToolResult, run_tool
 
-from rmt_mm.runs import demo
-
 READMES = ('README.md', 'configs/rmt/README.md')
 DEMO = 'configs/demo/rmt_tiny_digits.py'
 
@@ -124,14 +122,14 @@ test_dataloader = val_dataloader
 
 
 @pytest.fixture(scope='module')
-def workspace(tmp_path_factory):
+def workspace(tmp_path_factory, digits_world):
     root = tmp_path_factory.mktemp('readme')
     os.symlink(osp.join(REPO, 'tools'), root / 'tools')
-    demo.write_digits(str(root / 'demo_output' / 'data'))
-    demo_config = osp.join(REPO, DEMO)
-    demo.write_random_clip(str(root / 'demo_output' / 'tiny_clip_random.pt'),
-                           demo_config)
-    text = FAST_DEMO.format(demo=demo_config)
+    (root / 'demo_output').mkdir()
+    os.symlink(digits_world.data, root / 'demo_output' / 'data')
+    os.symlink(digits_world.weights,
+               root / 'demo_output' / 'tiny_clip_random.pt')
+    text = FAST_DEMO.format(demo=osp.join(REPO, DEMO))
     names = [DEMO] + [osp.join('configs/rmt', n) for n in os.listdir(
         osp.join(REPO, 'configs/rmt')) if n.endswith('.py')]
     for name in names:

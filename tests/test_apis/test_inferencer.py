@@ -1,6 +1,8 @@
 """RMTInferencer: inputs of every kind, per-file errors, and predictions
 equal to tools/test.py's on the demo model."""
+import itertools
 import os
+import shutil
 import sys
 
 import mmengine
@@ -10,7 +12,7 @@ import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
 from PIL import Image
-from rmt_testing import REPO, load_tool, random_mask_file
+from rmt_testing import DEMO_CONFIG, load_tool, random_mask_file
 
 from rmt_mm.apis import ImageInputError, RMTInferencer
 from rmt_mm.fileio.config_file import read_config
@@ -24,19 +26,20 @@ from rmt_mm.runs.test import merge_args
 # margin on other CPUs; a real fault (channels swapped, another resize)
 # moves scores by ~0.1.
 SCORE_ATOL = 1e-5
-DEMO_CONFIG = os.path.join(REPO, 'configs', 'demo', 'rmt_tiny_digits.py')
 
 
 def test_predictions_equal_tools_test_on_the_demo_model(tmp_path,
+                                                        digits_world,
                                                         monkeypatch):
+    # The demo's layout with 3 images per class keeps the test fast.
     data = str(tmp_path / 'data')
-    demo.write_digits(data)
-    for name in demo.DIGITS:  # 3 test images per class keep the test fast
-        folder = os.path.join(data, 'test', name)
-        for file in sorted(os.listdir(folder))[3:]:
-            os.remove(os.path.join(folder, file))
-    weights = str(tmp_path / 'clip.pt')
-    demo.write_random_clip(weights, DEMO_CONFIG)
+    for split, name in itertools.product(('train', 'test'), demo.DIGITS):
+        source = os.path.join(digits_world.data, split, name)
+        folder = os.path.join(data, split, name)
+        os.makedirs(folder)
+        for file in sorted(os.listdir(source))[:3]:
+            shutil.copy(os.path.join(source, file), folder)
+    weights = digits_world.weights
     arch = Config.fromfile(DEMO_CONFIG).model.backbone
     clip = MaskedCLIP(arch=arch.arch.to_dict(), pretrained=weights,
                       mask_targets=list(arch.mask_targets))

@@ -16,8 +16,9 @@ alone runs outside the lock, in parallel: reading and preprocessing images,
 and encoding a new task's class names (masks only cover image-encoder
 weights). The passes themselves take turns; each already spreads over the
 CPU cores (or runs on the GPU). Measured on ViT-B/16 and 2 CPU cores in
-two runs, 2 and 4 callers together get 1.02-1.06 and 0.95-1.09 times one
-caller's images per second, with no wrong result (docs/performance.md).
+three runs, 2 and 4 callers together get 1.02-1.18 and 0.95-1.18 times
+one caller's images per second, with no wrong result
+(docs/performance.md).
 """
 import threading
 from collections import OrderedDict

@@ -7,8 +7,8 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from rmt_testing import (DEMO_CONFIG, TINY_VIT, ToolStepInProcess,
-                         make_image_folder, save_random_weights,
+from rmt_testing import (DEMO_CONFIG, TINY_VIT, make_image_folder,
+                         save_random_weights, sweep_steps_in_process,
                          write_tiny_config)
 
 import rmt_mm  # noqa: F401
@@ -80,10 +80,10 @@ def digits_world(tmp_path_factory):
 
 
 @pytest.fixture
-def sweep_steps_in_process(monkeypatch):
+def steps_in_process():
     """Sweeps run their steps' tools in this process (one at a time)."""
-    from rmt_mm.runs.sweep_launchers import common
-    monkeypatch.setattr(common, 'start_command', ToolStepInProcess)
+    with sweep_steps_in_process():
+        yield
 
 
 _RUN_IDS = itertools.count()

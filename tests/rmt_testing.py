@@ -8,6 +8,7 @@ import sys
 from typing import NamedTuple, Optional
 
 import numpy as np
+import pytest
 import torch
 from PIL import Image
 
@@ -162,6 +163,34 @@ def run_tool(name: str, *argv: str, cwd: Optional[str] = None
     return ToolResult(code, stream.getvalue())
 
 
+def refusal(result: ToolResult) -> str:
+    """The one line a refused tool run ends with (exit code 1, no
+    traceback, ``Error: ...``)."""
+    code, output = result
+    assert code == 1, output[-3000:]
+    assert 'Traceback' not in output, output[-3000:]
+    last = output.strip().splitlines()[-1]
+    assert last.startswith('Error: '), output[-3000:]
+    return last
+
+
+def succeeded(result: ToolResult) -> str:
+    """What a tool run that must succeed printed."""
+    code, output = result
+    assert code == 0, output[-3000:]
+    return output
+
+
+@contextlib.contextmanager
+def sweep_steps_in_process():
+    """Sweeps run their steps' tools in this process while it lasts (see
+    :class:`ToolStepInProcess`)."""
+    from rmt_mm.runs.sweep_launchers import common
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(common, 'start_command', ToolStepInProcess)
+        yield
+
+
 class ToolStepInProcess:
     """Stands in for the process of a sweep step ``python tools/<name>.py
     ARGV`` (``sweep_launchers.common.start_command``): runs the tool with
@@ -181,7 +210,7 @@ class ToolStepInProcess:
         return self.returncode
 
     def kill(self) -> None:
-        """Nothing runs any more when a step's stand-in exists."""
+        """Nothing to end: the tool ran to its end in ``__init__``."""
 
 
 def random_mask_file(clip, path: str, seed: int,

@@ -167,7 +167,7 @@ def run_command(command: str, cwd: str) -> ToolResult:
     return ToolResult(result.returncode, result.stdout + result.stderr)
 
 
-def test_readme_commands_run_on_the_demo(workspace, sweep_steps_in_process):
+def test_readme_commands_run_on_the_demo(workspace, steps_in_process):
     for where, command in [c for path in READMES
                            for c in shell_commands(path)]:
         if not_run_reason(command):

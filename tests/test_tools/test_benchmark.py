@@ -169,7 +169,8 @@ def test_caller_counts_are_timed_in_alternating_rounds(monkeypatch):
     results = tasks.time_callers(server, None, args)
     assert order == [1, 2, 4] * 3
     # Medians of rounds at positions 1/4/7, 2/5/8 and 3/6/9 of the run:
-    # 4 x 4 = 16 s for 1 x 2 x 2 images; 8 x 5 = 40 s for 2 x 2 x 2.
+    # 4 x 4 = 16 s for 1 x 2 x 2 images; 8 x 5 = 40 s for 2 x 2 x 2. Exact:
+    # the same correctly rounded divisions of exact inputs on any CPU.
     assert results['callers_1_ips'] == 4 / 16
     assert results['callers_2_over_1'] == (8 / 40) / (4 / 16)
     assert results['callers_4_ips'] == 16 / (16 * 6)

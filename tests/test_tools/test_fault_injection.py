@@ -16,8 +16,9 @@ import zlib
 
 import pytest
 import torch
-from rmt_testing import (REPO, TINY_VIT, load_tool, make_image_folder,
-                         run_tool, save_random_weights, write_tiny_config)
+from rmt_testing import (REPO, TINY_VIT, load_tool, make_image_folder, refusal,
+                         run_tool, save_random_weights, succeeded,
+                         write_tiny_config)
 
 from rmt_mm.apis import app
 from rmt_mm.engine.hooks.checkpoint_hook import WEIGHTS_RECORD
@@ -33,23 +34,6 @@ from rmt_mm.runs.refusals import DEBUG_VARIABLE
 
 DTD = osp.join(REPO, 'configs', 'rmt', 'rmt_vitb16_dtd_16shot.py')
 IMAGENET = osp.join(REPO, 'configs', 'rmt', 'rmt_vitb16_imagenet_16shot.py')
-
-
-def refusal(result) -> str:
-    """The one line a refused tool run ends with (exit code 1, no
-    traceback)."""
-    code, output = result
-    assert code == 1, output[-3000:]
-    assert 'Traceback' not in output, output[-3000:]
-    last = output.strip().splitlines()[-1]
-    assert last.startswith('Error: '), output[-3000:]
-    return last
-
-
-def succeeded(result) -> str:
-    code, output = result
-    assert code == 0, output[-3000:]
-    return output
 
 
 @pytest.fixture

@@ -6,7 +6,8 @@ import shutil
 
 import numpy as np
 import pytest
-from rmt_testing import TINY_VIT, load_tool, random_mask_file, run_tool
+from rmt_testing import (TINY_VIT, load_tool, random_mask_file, refusal,
+                         run_tool, succeeded)
 
 from rmt_mm.models import MaskedCLIP
 from rmt_mm.runs.infer import format_table
@@ -20,19 +21,6 @@ def table_rows(output: str, inputs: str) -> list:
     return [[osp.relpath(cells[0], inputs)] + cells[1:] for cells in
             (line.split() for line in output.splitlines()
              if line.startswith(inputs))]
-
-
-def succeeded(result) -> str:
-    code, output = result
-    assert code == 0, output[-3000:]
-    return output
-
-
-def refusal(result) -> str:
-    """The one line a refused run ends with (exit code 1, no traceback)."""
-    code, output = result
-    assert code == 1 and 'Traceback' not in output, output[-3000:]
-    return output.strip().splitlines()[-1]
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 import torch
-from rmt_testing import REPO, run_tool
+from rmt_testing import REPO, refusal, run_tool
 
 from rmt_mm.fileio import load_mask_file
 
@@ -30,15 +30,6 @@ def finished(trained_run, tiny_world, tmp_path):
     work = str(tmp_path / 'work')
     shutil.copytree(trained_run.work_dir, work)
     return tiny_world.config, work
-
-
-def refusal(result) -> str:
-    """The one line a refused file ends a tool with."""
-    code, output = result
-    assert code == 1, output[-3000:]
-    last = output.strip().splitlines()[-1]
-    assert last.startswith('Error: ') and 'Traceback' not in output
-    return last
 
 
 def test_payload_is_refused_by_test_and_resume(finished, tmp_path):

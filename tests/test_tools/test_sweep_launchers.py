@@ -20,13 +20,13 @@ from types import SimpleNamespace
 
 import pytest
 import submitit
-from rmt_testing import REPO, ToolStepInProcess, load_tool, run_tool
+from rmt_testing import REPO, load_tool, run_tool, sweep_steps_in_process
 from submitit.helpers import DelayedSubmission
 
 from rmt_mm.runs import sweep
 from rmt_mm.runs.experiments import metrics_path, run_dir, zero_shot_dir
 from rmt_mm.runs.sweep_launchers import (JOBS_FILE, JOBS_FOLDER, Run, Step,
-                                         SweepJob, common, execute_run, lanes,
+                                         SweepJob, execute_run, lanes,
                                          read_job_record, update_job_record)
 
 sweep_cli = load_tool('sweep')
@@ -55,8 +55,7 @@ def tiny(tiny_world, tmp_path_factory):
                       'train_cfg = dict(max_epochs=2, val_interval=2)\n')
     reference = root / 'jobs1'
     # Its steps in this process: the tests below run them as processes.
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(common, 'start_command', ToolStepInProcess)
+    with sweep_steps_in_process():
         result = run_tool('sweep', *tiny_argv(config, reference,
                                               '--zero-shot'))
     assert result.returncode == 0, result.output

@@ -8,7 +8,7 @@ import statistics
 import tempfile
 import threading
 import time
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 import torch
 
@@ -114,7 +114,7 @@ def _call_server(server: RMTTaskServer, images: torch.Tensor, first: int,
 
 def _time_callers_once(server: RMTTaskServer, images: torch.Tensor,
                        callers: int, expected: Dict[str, torch.Tensor],
-                       args: argparse.Namespace) -> tuple:
+                       args: argparse.Namespace) -> Tuple[float, int]:
     """Seconds of ``callers`` threads sending their requests at once, and
     how many of their results were wrong."""
     start = threading.Barrier(callers + 1)
